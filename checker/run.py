@@ -1,0 +1,75 @@
+"""A verification run: variants x properties on one instance, checked by one engine.
+
+The run builds each variant's transition system once, instantiates the chosen properties on it,
+hands both to the engine, and turns every engine outcome into a :class:`Result` carrying the
+variant's expectation and, for a violation, the rendered counterexample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from numacheck.checker.explicit import Progress, explore
+from numacheck.checker.outcome import Limits, Outcome
+from numacheck.checker.result import Result
+from numacheck.checker.trace import build_trace
+from numacheck.model.instance import Instance
+from numacheck.model.system import Obligation, TransitionSystem
+from numacheck.model.variant import Variant, build
+from numacheck.properties.base import Property
+
+Engine = Callable[[TransitionSystem, Sequence[Obligation], Limits, "Progress | None"], list[Outcome]]
+
+ENGINES: dict[str, Engine] = {
+    "explicit": lambda ts, obs, limits, progress: explore(ts, obs, limits, progress),
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One unit of work: a variant and the properties to check on it with one engine."""
+
+    variant: Variant
+    properties: tuple[Property, ...]
+    engine: str
+    instance: Instance
+    limits: Limits
+
+
+def run_check(check: Check, progress: Progress | None = None) -> list[Result]:
+    """Check ``check.properties`` on ``check.variant``; one result per property, in order."""
+    ts = build(check.variant, check.instance)
+    obligations = [p.instantiate(ts, check.instance) for p in check.properties]
+    outcomes = ENGINES[check.engine](ts, obligations, check.limits, progress)
+    return [
+        to_result(check.variant, prop, check.engine, ts, outcome)
+        for prop, outcome in zip(check.properties, outcomes, strict=True)
+    ]
+
+
+def to_result(variant: Variant, prop: Property, engine: str, ts: TransitionSystem,
+              outcome: Outcome) -> Result:
+    """An engine outcome as a Result, with expectation and rendered trace."""
+    expected, reason = variant.expected(prop.name)
+    trace = None
+    if outcome.path is not None:
+        trace = build_trace(ts, outcome.path, f"{prop.name}: {prop.summary}")
+    return Result(
+        variant=variant.name,
+        property=prop.name,
+        engine=engine,
+        verdict=outcome.verdict,
+        expected=expected,  # type: ignore[arg-type]
+        expectation_reason=reason,
+        property_summary=prop.summary,
+        situation=prop.situation,
+        trace=trace,
+        stats=outcome.stats,
+        bounded=outcome.bounded,
+        depth=outcome.depth,
+        certificate=outcome.certificate,
+        certificate_checked=outcome.certificate_checked,
+        message=outcome.message,
+        notes=outcome.notes,
+    )

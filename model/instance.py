@@ -1,0 +1,143 @@
+"""Instance sizes and the state schema of the PTE model.
+
+An instance fixes how many processes (each with one VMA), pages per VMA and NUMA nodes there
+are.  Frames follow from it: frame 0 is the zero page, then one shmem page per page offset (the
+page cache of the one shmem file every shared mapping maps), then enough anonymous frames for
+every PTE to map a private page of its own, so an allocation can always succeed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from numacheck.model.expr import ModelError
+from numacheck.model.schema import Field, Schema, bool_field, enum_field, int_field
+
+#: Upper bounds on sizes; above them a packed state or the action list grows past anything an
+#: engine here can explore, so asking for them is a usage error rather than a long wait.
+MAX_PROCESSES = 4
+MAX_PAGES = 4
+MAX_NODES = 4
+
+FAULT_KINDS = ("none", "read", "write")
+
+#: PTE bits the model keeps, with the name x86 gives them (arch/x86/include/asm/pgtable_types.h).
+PTE_BITS = {
+    "present": "_PAGE_PRESENT",
+    "protnone": "_PAGE_PROTNONE",
+    "numa": "_PAGE_NUMA",
+    "write": "_PAGE_RW",
+    "dirty": "_PAGE_DIRTY",
+    "young": "_PAGE_ACCESSED",
+    "special": "_PAGE_SPECIAL",
+}
+
+VMA_FLAGS = {
+    "mapped": "mapped",
+    "VM_READ": "VM_READ",
+    "VM_WRITE": "VM_WRITE",
+    "VM_SHARED": "VM_SHARED",
+}
+
+
+class InstanceError(ModelError):
+    """An instance size that cannot be built."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """The sizes of one model instance."""
+
+    processes: int = 2
+    pages: int = 1
+    nodes: int = 2
+
+    def __post_init__(self) -> None:
+        for name, value, top in (
+            ("processes", self.processes, MAX_PROCESSES),
+            ("pages", self.pages, MAX_PAGES),
+            ("nodes", self.nodes, MAX_NODES),
+        ):
+            if not isinstance(value, int) or not 1 <= value <= top:
+                raise InstanceError(f"--{name} must be between 1 and {top}, got {value}")
+
+    @property
+    def anon_frames(self) -> int:
+        """Anonymous frames: one per (process, page), so a COW copy always finds a free frame."""
+        return self.processes * self.pages
+
+    @property
+    def frames(self) -> int:
+        """All frames: zero page, shmem pages, anonymous pages."""
+        return 1 + self.pages + self.anon_frames
+
+    def frame_names(self) -> tuple[str, ...]:
+        """Display names of the frames, indexed like the ``pfn`` field of a PTE."""
+        shmem = tuple(f"shmem{i}" for i in range(self.pages))
+        anon = tuple(f"anon{k}" for k in range(self.anon_frames))
+        return ("zero_page", *shmem, *anon)
+
+    def shmem_frame(self, page: int) -> int:
+        """The frame index of shmem page ``page``."""
+        return 1 + page
+
+    def anon_frame(self, k: int) -> int:
+        """The frame index of anonymous frame ``k``."""
+        return 1 + self.pages + k
+
+    def describe(self) -> str:
+        """The sizes in words."""
+        return f"{self.processes} processes x {self.pages} pages, {self.nodes} nodes"
+
+
+def pte_name(p: int, i: int, bit: str) -> str:
+    """Field name of one bit of the PTE of process ``p``, page ``i``."""
+    return f"p{p}.pte{i}.{bit}"
+
+
+def vma_name(p: int, flag: str) -> str:
+    """Field name of one VMA flag of process ``p``."""
+    return f"p{p}.{flag}"
+
+
+def schema(inst: Instance) -> Schema:
+    """The state schema of the PTE model for ``inst``."""
+    fields: list[Field] = []
+    frames = inst.frame_names()
+    for p in range(inst.processes):
+        group = f"p{p} vma"
+        for flag, label in VMA_FLAGS.items():
+            fields.append(bool_field(vma_name(p, flag), group=group, label=label))
+        fields.append(int_field(f"p{p}.node", 0, inst.nodes - 1, group=f"p{p} task", label="numa_node_id"))
+        fields.append(enum_field(f"p{p}.fault", FAULT_KINDS, group=f"p{p} task", label="pending fault"))
+        fields.append(int_field(f"p{p}.fault_page", 0, inst.pages - 1, group=f"p{p} task",
+                                label="fault page"))
+        for i in range(inst.pages):
+            group = f"p{p} pte[{i}]"
+            for bit, label in PTE_BITS.items():
+                fields.append(bool_field(pte_name(p, i, bit), group=group, label=label))
+            fields.append(enum_field(pte_name(p, i, "pfn"), frames, group=group, label="pfn"))
+            fields.append(
+                bool_field(
+                    pte_name(p, i, "shadow_write"),
+                    group=group,
+                    label="shadow write",
+                    ghost=True,
+                    doc="Whether the PTE would be writable now had the NUMA scan never "
+                    "protected it: the write bit at scan time, cleared by every later "
+                    "operation that write-protects the PTE (fork's COW).",
+                )
+            )
+    fields.append(bool_field("shmem.mof", group="shmem file", label="shared policy MPOL_F_MOF",
+                             doc="mbind(MPOL_BIND | MPOL_F_NUMA_BALANCING) set a shared policy "
+                             "with MPOL_F_MOF on the shmem file (5.12+); without it "
+                             "vma_policy_mof() is false and task_numa_work() skips the VMA."))
+    for i in range(inst.pages):
+        group = f"shmem{i}"
+        fields.append(bool_field(f"shmem{i}.cached", group=group, label="in page cache"))
+        fields.append(int_field(f"shmem{i}.node", 0, inst.nodes - 1, group=group, label="page_to_nid"))
+    for k in range(inst.anon_frames):
+        group = f"anon{k}"
+        fields.append(bool_field(f"anon{k}.exclusive", group=group, label="PageAnonExclusive"))
+        fields.append(int_field(f"anon{k}.node", 0, inst.nodes - 1, group=group, label="page_to_nid"))
+    return Schema(tuple(fields))

@@ -1,0 +1,296 @@
+"""The memory-management state of an instance, read and written in the kernel's vocabulary.
+
+:class:`MM` wraps a symbolic :class:`~numacheck.model.builder.Step` and offers what kernel code
+uses: the VMA of a process and its ``vm_page_prot``, PTEs, ``page_mapcount``,
+``PageAnonExclusive``, ``page_to_nid``, page allocation, ``vm_normal_page``.  Frames are named
+by an integer expression (a PTE's pfn), so helpers select over all frames with ``ite``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from numacheck.model.builder import Step
+from numacheck.model.expr import FALSE, TRUE, Expr, any_, count, ite, lift, select
+from numacheck.model.instance import FAULT_KINDS, PTE_BITS, VMA_FLAGS, Instance, pte_name, vma_name
+from numacheck.model.pte import (
+    PAGE_COPY,
+    PAGE_NONE,
+    PAGE_READONLY,
+    PAGE_SHARED,
+    Pgprot,
+    Pte,
+    pte_mkwrite,
+    pte_numa,
+    pte_present,
+    pte_protnone,
+    pte_select,
+)
+
+_PTE_FIELDS = (*PTE_BITS, "pfn")
+
+
+@dataclass(frozen=True)
+class Vma:
+    """A VMA: whether the process maps the region, and its vm_flags."""
+
+    mapped: Expr
+    VM_READ: Expr
+    VM_WRITE: Expr
+    VM_SHARED: Expr
+
+
+def vm_page_prot(vma: Vma) -> Pgprot:
+    """vma->vm_page_prot as vm_get_page_prot() computes it from protection_map[] (x86).
+
+    PROT_NONE gives PAGE_NONE; a private mapping gets PAGE_COPY (read-only) even with VM_WRITE,
+    because write permission in a COW mapping comes only from a write fault; a shared writable
+    mapping gets PAGE_SHARED.  shmem has no page_mkwrite and no dirty accounting, and new VMAs
+    have VM_SOFTDIRTY (tracking off), so vma_wants_writenotify() is false and nothing strips
+    the write bit from a shared writable mapping (mm/mmap.c).
+    """
+    accessible = vma_is_accessible(vma)
+    shared_write = vma.VM_SHARED & vma.VM_WRITE
+    return Pgprot(
+        present=accessible,
+        protnone=~accessible,
+        write=shared_write,
+    )
+
+
+def vma_is_accessible(vma: Vma) -> Expr:
+    """vma_is_accessible(): VM_READ, VM_WRITE or VM_EXEC (no VM_EXEC in the model)."""
+    return vma.VM_READ | vma.VM_WRITE
+
+
+def is_cow_mapping(vma: Vma) -> Expr:
+    """is_cow_mapping(): private and may become writable (VM_MAYWRITE, always set here)."""
+    return ~vma.VM_SHARED
+
+
+def maybe_mkwrite(pte: Pte, vma: Vma) -> Pte:
+    """maybe_mkwrite(): pte_mkwrite() if the VMA has VM_WRITE, else the PTE unchanged."""
+    made = pte_mkwrite(pte)
+    return pte.with_(write=ite(vma.VM_WRITE, made.write, pte.write))
+
+
+def vma_wants_manual_pte_write_upgrade(vma: Vma) -> Expr:
+    """vma_wants_manual_pte_write_upgrade() (6.2, include/linux/mm.h).
+
+    Shared: vma_wants_writenotify(), false for shmem (no page_mkwrite, no writeback, soft-dirty
+    tracking off on new VMAs, no uffd-wp).  Private: VM_WRITE.
+    """
+    return ~vma.VM_SHARED & vma.VM_WRITE
+
+
+def is_numa_hint(pte: Pte, vma: Vma) -> Expr:
+    """Whether ``pte`` is a NUMA hinting entry that a fault would send to do_numa_page().
+
+    3.19: pte_numa().  4.0+: pte_protnone() in an accessible VMA (handle_pte_fault); in a
+    PROT_NONE VMA the same bits are a real PROT_NONE mapping.
+    """
+    return pte_numa(pte) | (pte_protnone(pte) & vma_is_accessible(vma))
+
+
+#: Pgprots named for traces and docs.
+PGPROTS = {"PAGE_NONE": PAGE_NONE, "PAGE_READONLY": PAGE_READONLY, "PAGE_COPY": PAGE_COPY,
+           "PAGE_SHARED": PAGE_SHARED}
+
+
+class MM:
+    """All processes' VMAs and PTEs and all frames, over one symbolic step."""
+
+    def __init__(self, inst: Instance, step: Step) -> None:
+        self.inst = inst
+        self.step = step
+
+    def branch(self, cond: Expr, then: Callable[[MM], None],
+               otherwise: Callable[[MM], None] | None = None) -> None:
+        """Symbolic ``if``: run ``then`` or ``otherwise`` on this state (see Step.branch)."""
+        other = None if otherwise is None else (lambda s: otherwise(MM(self.inst, s)))
+        self.step.branch(cond, lambda s: then(MM(self.inst, s)), other)
+
+    # VMAs and tasks -------------------------------------------------------------------------
+    def vma(self, p: int) -> Vma:
+        """The VMA of process ``p``."""
+        return Vma(**{flag: self.step.read(vma_name(p, flag)) for flag in VMA_FLAGS})
+
+    def set_vma(self, p: int, vma: Vma) -> None:
+        """Replace the VMA of process ``p``."""
+        for flag in VMA_FLAGS:
+            self.step.write(vma_name(p, flag), getattr(vma, flag))
+
+    def task_node(self, p: int) -> Expr:
+        """numa_node_id() of the task of process ``p``."""
+        return self.step.read(f"p{p}.node")
+
+    def set_task_node(self, p: int, node: Expr | int) -> None:
+        """Move the task of process ``p`` to ``node``."""
+        self.step.write(f"p{p}.node", node)
+
+    def fault_pending(self, p: int, page: int, kind: str | None = None) -> Expr:
+        """Whether ``p`` has an unhandled fault on ``page`` (of ``kind``, or any kind)."""
+        fault = self.step.read(f"p{p}.fault")
+        on_page = self.step.read(f"p{p}.fault_page").eq(page)
+        if kind is None:
+            return fault.ne(FAULT_KINDS.index("none")) & on_page
+        return fault.eq(FAULT_KINDS.index(kind)) & on_page
+
+    def fault_is_write(self, p: int) -> Expr:
+        """FAULT_FLAG_WRITE of the pending fault of ``p``."""
+        return self.step.read(f"p{p}.fault").eq(FAULT_KINDS.index("write"))
+
+    def raise_fault(self, p: int, page: int, kind: str) -> None:
+        """Record that an access of ``p`` to ``page`` trapped."""
+        self.step.write(f"p{p}.fault", FAULT_KINDS.index(kind))
+        self.step.write(f"p{p}.fault_page", page)
+
+    def fault_done(self, p: int) -> None:
+        """The pending fault of ``p`` has been handled; the task will retry the access."""
+        self.step.write(f"p{p}.fault", FAULT_KINDS.index("none"))
+        self.step.write(f"p{p}.fault_page", 0)
+
+    # PTEs -------------------------------------------------------------------------------------
+    def pte(self, p: int, i: int) -> Pte:
+        """The PTE of process ``p`` at page ``i``."""
+        return Pte(**{bit: self.step.read(pte_name(p, i, bit)) for bit in _PTE_FIELDS})
+
+    def set_pte_at(self, p: int, i: int, pte: Pte) -> None:
+        """set_pte_at(): store a PTE."""
+        for bit in _PTE_FIELDS:
+            self.step.write(pte_name(p, i, bit), getattr(pte, bit))
+
+    def shadow_write(self, p: int, i: int) -> Expr:
+        """Ghost: the write bit the PTE would have had the NUMA scan never protected it."""
+        return self.step.read(pte_name(p, i, "shadow_write"))
+
+    def set_shadow_write(self, p: int, i: int, value: Expr | bool) -> None:
+        """Ghost: update the shadow write bit."""
+        self.step.write(pte_name(p, i, "shadow_write"), value)
+
+    def ptes(self) -> list[tuple[int, int]]:
+        """Every (process, page) pair."""
+        return [(p, i) for p in range(self.inst.processes) for i in range(self.inst.pages)]
+
+    # Frames -----------------------------------------------------------------------------------
+    def is_zero_pfn(self, pfn: Expr) -> Expr:
+        """is_zero_pfn(): the frame is the shared zero page."""
+        return pfn.eq(0)
+
+    def is_shmem(self, pfn: Expr) -> Expr:
+        """The frame is a shmem page-cache page (PageSwapBacked, !PageAnon)."""
+        return (pfn >= 1) & (pfn <= self.inst.pages)
+
+    def PageAnon(self, pfn: Expr) -> Expr:
+        """PageAnon(): the frame is an anonymous page."""
+        return pfn > self.inst.pages
+
+    def page_mapcount(self, pfn: Expr) -> Expr:
+        """page_mapcount(): how many PTEs (present, including hinted) map the frame."""
+        return count(pte_present(pte) & pte.pfn.eq(pfn) for pte in self._all_ptes())
+
+    def _all_ptes(self) -> list[Pte]:
+        return [self.pte(p, i) for p, i in self.ptes()]
+
+    def _anon_fields(self, attr: str) -> list[Expr]:
+        return [self.step.read(f"anon{k}.{attr}") for k in range(self.inst.anon_frames)]
+
+    def _frame_choices(self, zero: Expr, shmem: str, anon: str) -> list[Expr]:
+        return [zero, *(self.step.read(f"shmem{i}.{shmem}") for i in range(self.inst.pages)),
+                *self._anon_fields(anon)]
+
+    def PageAnonExclusive(self, pfn: Expr) -> Expr:
+        """PageAnonExclusive() (5.19+; the model keeps the flag in every era, see README)."""
+        return select(pfn, [FALSE] * (1 + self.inst.pages) + self._anon_fields("exclusive"))
+
+    def set_PageAnonExclusive(self, pfn: Expr, value: Expr | bool) -> None:
+        """SetPageAnonExclusive()/ClearPageAnonExclusive() on an anonymous frame."""
+        for k in range(self.inst.anon_frames):
+            name = f"anon{k}.exclusive"
+            self.step.write(name, ite(pfn.eq(self.inst.anon_frame(k)), value, self.step.read(name)))
+
+    def page_to_nid(self, pfn: Expr) -> Expr:
+        """page_to_nid(): the node the frame lives on (the zero page counts as node 0)."""
+        return select(pfn, self._frame_choices(lift(0), "node", "node"))
+
+    def set_page_nid(self, pfn: Expr, node: Expr | int) -> None:
+        """Move a frame to ``node`` (a migration copies it to a page there)."""
+        for i in range(self.inst.pages):
+            name = f"shmem{i}.node"
+            self.step.write(name, ite(pfn.eq(self.inst.shmem_frame(i)), node, self.step.read(name)))
+        for k in range(self.inst.anon_frames):
+            name = f"anon{k}.node"
+            self.step.write(name, ite(pfn.eq(self.inst.anon_frame(k)), node, self.step.read(name)))
+
+    def shmem_cached(self, page: int) -> Expr:
+        """Whether shmem page ``page`` is in the page cache."""
+        return self.step.read(f"shmem{page}.cached")
+
+    def shmem_getpage(self, page: int, node: Expr) -> Expr:
+        """shmem_get_folio(): the page-cache page, allocated on ``node`` on first use."""
+        cached = self.shmem_cached(page)
+        self.step.write(f"shmem{page}.node", ite(cached, self.step.read(f"shmem{page}.node"), node))
+        self.step.write(f"shmem{page}.cached", TRUE)
+        return lift(self.inst.shmem_frame(page))
+
+    def alloc_anon_page(self, node: Expr) -> tuple[Expr, Expr]:
+        """alloc_page_vma(): the lowest free anonymous frame, placed on ``node``.
+
+        Returns (found, pfn).  The new page is exclusive (page_add_new_anon_rmap).  With one
+        frame per PTE a free frame always exists when a fault needs one; ``found`` is still
+        returned so callers can model VM_FAULT_OOM rather than silently block.
+        """
+        free = [self.page_mapcount(lift(self.inst.anon_frame(k))).eq(0)
+                for k in range(self.inst.anon_frames)]
+        pfn: Expr = lift(0)
+        for k in range(self.inst.anon_frames - 1, -1, -1):
+            pfn = ite(free[k], self.inst.anon_frame(k), pfn)
+        self.set_page_nid(pfn, node)
+        self.set_PageAnonExclusive(pfn, TRUE)
+        return any_(free), pfn
+
+    def free_unmapped_pages(self) -> None:
+        """Release anonymous frames no PTE maps any more (the last put_page frees the page).
+
+        A freed frame's flags return to their defaults, so that equal memory states are equal
+        model states.
+        """
+        for k in range(self.inst.anon_frames):
+            unused = self.page_mapcount(lift(self.inst.anon_frame(k))).eq(0)
+            for attr, reset in (("exclusive", FALSE), ("node", lift(0))):
+                name = f"anon{k}.{attr}"
+                self.step.write(name, ite(unused, reset, self.step.read(name)))
+
+    def vm_normal_page(self, pte: Pte) -> Expr:
+        """Whether vm_normal_page() finds a struct page: false for special (zero-page) PTEs."""
+        return ~pte.special
+
+    def can_change_pte_writable(self, vma: Vma, pte: Pte) -> Expr:
+        """can_change_pte_writable() (6.2, mm/mprotect.c, after d84887739d5c).
+
+        VM_WRITE; not protnone; soft-dirty and uffd-wp tracking are off in this model; a private
+        mapping needs an exclusive anonymous page, a shared one a dirty PTE.
+        """
+        private_ok = self.vm_normal_page(pte) & self.PageAnon(pte.pfn) & self.PageAnonExclusive(pte.pfn)
+        return vma.VM_WRITE & ~pte_protnone(pte) & ite(vma.VM_SHARED, pte.dirty, private_ok)
+
+    # Ghost maintenance --------------------------------------------------------------------------
+    def finish(self) -> None:
+        """Keep the ghost shadow write bit only while its PTE is still a NUMA hint.
+
+        Any operation that turns a hint back into an ordinary entry (the hinting fault,
+        mprotect, munmap, migration of the page) ends what the shadow bit is about; resetting it
+        there keeps equal memory states equal.  Only PTEs the step touched are considered.
+        """
+        touched = self.step.written()
+        for p, i in self.ptes():
+            names = [pte_name(p, i, bit) for bit in _PTE_FIELDS] + [vma_name(p, f) for f in VMA_FLAGS]
+            name = pte_name(p, i, "shadow_write")
+            if name in touched or any(n in touched for n in names):
+                hint = is_numa_hint(self.pte(p, i), self.vma(p))
+                self.set_shadow_write(p, i, self.shadow_write(p, i) & hint)
+
+    def keep_pte(self, p: int, i: int, cond: Expr, pte: Pte) -> None:
+        """Store ``pte`` where ``cond`` holds, keep the current entry elsewhere."""
+        self.set_pte_at(p, i, pte_select(cond, pte, self.pte(p, i)))

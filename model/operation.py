@@ -1,0 +1,96 @@
+"""Operations: one definition of a kernel path, instantiated into guarded commands.
+
+An :class:`Operation` names the kernel function it models, cites where the kernel does it, says
+which parameters it ranges over (process, page, protection, ...) and has a body that runs on an
+:class:`~numacheck.model.mm.MM`.  Building a variant turns every operation and every parameter
+value into one :class:`~numacheck.model.system.Action`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from numacheck.model.builder import Step
+from numacheck.model.instance import Instance, schema
+from numacheck.model.mm import MM
+from numacheck.model.system import Action, Citation
+
+#: A parameter domain: for an instance, the values one parameter ranges over.
+Domain = Callable[[Instance], Sequence["str | int"]]
+
+
+def processes(inst: Instance) -> Sequence[int]:
+    """Every process."""
+    return range(inst.processes)
+
+
+def pages(inst: Instance) -> Sequence[int]:
+    """Every page offset of a VMA."""
+    return range(inst.pages)
+
+
+def nodes(inst: Instance) -> Sequence[int]:
+    """Every NUMA node."""
+    return range(inst.nodes)
+
+
+def choices(*values: str) -> Domain:
+    """A fixed list of symbolic choices (e.g. protections)."""
+    return lambda inst: values
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A kernel path as a guarded command family."""
+
+    name: str
+    body: Callable[..., None]
+    citation: Citation
+    params: Mapping[str, Domain] = field(default_factory=dict)
+    where: Callable[..., bool] | None = None
+
+    @property
+    def doc(self) -> str:
+        """The first paragraph of the body's docstring."""
+        return (self.body.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+
+    def bindings(self, inst: Instance) -> Iterator[dict[str, str | int]]:
+        """Every parameter assignment for ``inst`` (filtered by ``where``)."""
+        names = list(self.params)
+        for values in itertools.product(*(self.params[n](inst) for n in names)):
+            binding = dict(zip(names, values, strict=True))
+            if self.where is None or self.where(**binding):
+                yield binding
+
+    def instantiate(self, inst: Instance) -> Iterator[Action]:
+        """One action per parameter assignment."""
+        sch = schema(inst)
+        for binding in self.bindings(inst):
+            step = Step(sch)
+            mm = MM(inst, step)
+            self.body(mm, **binding)
+            mm.finish()
+            yield Action(
+                op=self.name,
+                params=tuple(binding.items()),
+                guard=step.guard(),
+                updates=step.updates(),
+                outputs=step.outputs(),
+                citation=self.citation,
+            )
+
+
+def operation(
+    name: str,
+    citation: Citation,
+    where: Callable[..., bool] | None = None,
+    **params: Domain,
+) -> Callable[[Callable[..., None]], Operation]:
+    """Decorator: turn a body ``f(mm, **params)`` into an :class:`Operation`."""
+
+    def wrap(body: Callable[..., None]) -> Operation:
+        return Operation(name=name, body=body, citation=citation, params=params, where=where)
+
+    return wrap

@@ -1,0 +1,53 @@
+"""fork(): duplicate a process's VMA and, where the kernel does, its PTEs (COW)."""
+
+from __future__ import annotations
+
+from numacheck.model.expr import FALSE, any_
+from numacheck.model.mm import MM, is_cow_mapping
+from numacheck.model.operation import operation, processes
+from numacheck.model.pte import PTE_NONE, pte_mkclean, pte_mkold, pte_present, pte_select, pte_wrprotect
+from numacheck.model.system import Citation
+
+
+@operation(
+    "fork",
+    Citation("dup_mmap -> copy_page_range -> copy_one_pte (<=5.8) / copy_present_pte (5.9+)",
+             "kernel/fork.c, mm/memory.c", "3.19-6.2", confidence="V",
+             note="copy_page_range returns early for a VMA without anon_vma (shmem): the child "
+                  "refaults. A COW PTE is write-protected in parent and child; VM_SHARED PTEs "
+                  "are cleaned in the child; the child's PTE is made old; anon rmap duplicated "
+                  "(5.19+: page_try_dup_anon_rmap clears PageAnonExclusive). A hinted PTE is "
+                  "pte_present() and is copied as it is (6.2 text; 3.19/4.x same shape)"),
+    p=processes, child=processes, where=lambda p, child: p != child,
+)
+def fork(mm: MM, p: int, child: int) -> None:
+    """Process ``p`` forks; the child takes the empty process slot ``child``.
+
+    The child gets the parent's VMA.  A private VMA with an anon_vma (in this model: one that
+    maps an anonymous page) has its PTEs copied: every anonymous page becomes shared (no
+    longer exclusive) and every COW PTE is write-protected on both sides, hinted ones too.  The
+    shadow write bit follows the write-protect: a hinted PTE that fork write-protects would
+    have been write-protected had it not been hinted.  Pinned pages (copied at fork) are not
+    modelled.
+    """
+    parent = mm.vma(p)
+    mm.step.require(parent.mapped)
+    mm.step.require(~mm.vma(child).mapped)
+    mm.step.require(mm.step.read(f"p{child}.fault").eq(0))
+    mm.set_vma(child, parent)
+    mm.set_task_node(child, mm.task_node(p))
+    pages = range(mm.inst.pages)
+    has_anon_vma = ~parent.VM_SHARED & any_(
+        pte_present(mm.pte(p, i)) & mm.PageAnon(mm.pte(p, i).pfn) for i in pages
+    )
+    cow = is_cow_mapping(parent)
+    for i in pages:
+        src = mm.pte(p, i)
+        copy = has_anon_vma & pte_present(src)
+        mm.set_PageAnonExclusive(src.pfn, ~copy & mm.PageAnonExclusive(src.pfn))
+        protected = pte_select(cow, pte_wrprotect(src), src)
+        mm.keep_pte(p, i, copy, protected)
+        child_pte = pte_mkold(pte_select(parent.VM_SHARED, pte_mkclean(protected), protected))
+        mm.set_pte_at(child, i, pte_select(copy, child_pte, PTE_NONE))
+        mm.set_shadow_write(p, i, mm.shadow_write(p, i) & ~(copy & cow))
+        mm.set_shadow_write(child, i, FALSE)

@@ -1,0 +1,149 @@
+"""Operations on the VMA: mmap, munmap, mbind and mprotect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from numacheck.model.expr import FALSE, TRUE, Expr
+from numacheck.model.mm import MM, Vma, vm_page_prot, vma_wants_manual_pte_write_upgrade
+from numacheck.model.operation import Operation, choices, operation, processes
+from numacheck.model.pte import (
+    PAGE_CHG_MASK,
+    PAGE_CHG_MASK_3_19,
+    PTE_NONE,
+    Pte,
+    pte_mknonnuma,
+    pte_mkwrite,
+    pte_modify,
+    pte_numa,
+    pte_present,
+    pte_select,
+)
+from numacheck.model.system import Citation
+
+#: mmap/mprotect protections: (VM_READ, VM_WRITE).  PROT_WRITE implies PROT_READ on x86.
+PROTS = {"none": (False, False), "read": (True, False), "readwrite": (True, True)}
+
+
+def _flags(prot: str) -> tuple[Expr, Expr]:
+    read, write = PROTS[prot]
+    return (TRUE if read else FALSE), (TRUE if write else FALSE)
+
+
+@operation(
+    "mmap",
+    Citation("do_mmap -> mmap_region (+ shmem_zero_setup for MAP_SHARED|MAP_ANONYMOUS)",
+             "mm/mmap.c, mm/shmem.c", "3.19-6.2",
+             note="vma_set_page_prot() derives vm_page_prot; new VMAs get VM_SOFTDIRTY"),
+    p=processes, prot=choices(*PROTS), flags=choices("private", "shared"),
+)
+def mmap(mm: MM, p: int, prot: str, flags: str) -> None:
+    """Map the region: MAP_PRIVATE|MAP_ANONYMOUS, or MAP_SHARED of the one shmem file.
+
+    Every shared mapping, in every process, maps the same shmem file, as processes sharing a
+    memfd or a fork-inherited MAP_SHARED|MAP_ANONYMOUS region do.
+    """
+    mm.step.require(~mm.vma(p).mapped)
+    read, write = _flags(prot)
+    mm.set_vma(p, Vma(TRUE, read, write, TRUE if flags == "shared" else FALSE))
+
+
+@operation(
+    "munmap",
+    Citation("do_munmap -> unmap_region -> zap_pte_range", "mm/mmap.c, mm/memory.c", "3.19-6.2",
+             confidence="I", note="zap clears every present (incl. hinted) PTE and drops the "
+                                  "rmap; the last unmap frees an anonymous page"),
+    p=processes,
+)
+def munmap(mm: MM, p: int) -> None:
+    """Unmap the region (also what exit does): every PTE is zapped, unused anon pages freed."""
+    mm.step.require(mm.vma(p).mapped)
+    for i in range(mm.inst.pages):
+        mm.set_pte_at(p, i, PTE_NONE)
+    mm.set_vma(p, Vma(FALSE, FALSE, FALSE, FALSE))
+    mm.free_unmapped_pages()
+
+
+@operation(
+    "mbind",
+    Citation("do_mbind -> mbind_range -> shmem_set_policy; sanitize_mpol_flags",
+             "mm/mempolicy.c, mm/shmem.c", "5.12+ (MPOL_F_NUMA_BALANCING, bda420b98505)",
+             confidence="I", note="MPOL_BIND|MPOL_F_NUMA_BALANCING adds MPOL_F_MOF|MPOL_F_MORON "
+                                  "(6.2 text); the shared policy lives on the shmem inode"),
+    p=processes,
+)
+def mbind(mm: MM, p: int) -> None:
+    """Give the shmem file a MPOL_BIND|MPOL_F_NUMA_BALANCING policy over all nodes.
+
+    Only then does vma_policy_mof() let task_numa_work() scan a shmem VMA: shmem's get_policy
+    returns NULL without a shared policy.  Older kernels have no userspace route to this.
+    """
+    vma = mm.vma(p)
+    mm.step.require(vma.mapped & vma.VM_SHARED & ~mm.step.read("shmem.mof"))
+    mm.step.write("shmem.mof", TRUE)
+
+
+#: How change_pte_range() rebuilds one PTE for mprotect, by era: (old PTE, new VMA) -> PTE.
+MprotectRule = Callable[[MM, Pte, Vma], Pte]
+
+
+def _mprotect_3_19(mm: MM, pte: Pte, vma: Vma) -> Pte:
+    # 3.19: a NUMA hint is cleared before pte_modify ("mm: numa: Clear numa hinting
+    # information on mprotect"); dirty_accountable is false for anon and shmem VMAs.
+    cleared = pte_select(pte_numa(pte), pte_mknonnuma(pte), pte)
+    return pte_modify(cleared, vm_page_prot(vma), PAGE_CHG_MASK_3_19)
+
+
+def _mprotect_4_0(mm: MM, pte: Pte, vma: Vma) -> Pte:
+    # 4.0-6.1: pte_modify(); the dirty_accountable upgrade needs vma_wants_writenotify(),
+    # false for anon and shmem VMAs.
+    return pte_modify(pte, vm_page_prot(vma), PAGE_CHG_MASK)
+
+
+def _mprotect_6_2(mm: MM, pte: Pte, vma: Vma) -> Pte:
+    # 6.2: MM_CP_TRY_CHANGE_WRITABLE iff vma_wants_manual_pte_write_upgrade(); then
+    # pte_mkwrite() if !pte_write && can_change_pte_writable() (d84887739d5c: a clean
+    # exclusive anonymous page qualifies).
+    ptent = pte_modify(pte, vm_page_prot(vma), PAGE_CHG_MASK)
+    upgrade = vma_wants_manual_pte_write_upgrade(vma) & ~ptent.write & mm.can_change_pte_writable(vma, ptent)
+    return pte_select(upgrade, pte_mkwrite(ptent), ptent)
+
+
+MPROTECT_RULES: dict[str, tuple[MprotectRule, Citation]] = {
+    "3.19": (_mprotect_3_19, Citation(
+        "mprotect_fixup -> change_protection -> change_pte_range (!prot_numa)", "mm/mprotect.c",
+        "3.19", confidence="V", note="pte_numa => pte_mknonnuma, then pte_modify(newprot)")),
+    "4.0": (_mprotect_4_0, Citation(
+        "mprotect_fixup -> change_protection -> change_pte_range (!prot_numa)", "mm/mprotect.c",
+        "4.0-6.1", confidence="V", note="4.9 text: pte_modify; dirty_accountable mkwrite")),
+    "6.2": (_mprotect_6_2, Citation(
+        "mprotect_fixup -> change_protection -> change_pte_range (!prot_numa)", "mm/mprotect.c",
+        "6.2", ("64fe24a3e05e", "d84887739d5c", "eb309ec89953"), confidence="V",
+        note="MM_CP_TRY_CHANGE_WRITABLE + can_change_pte_writable")),
+}
+
+
+def mprotect(rule: str) -> Operation:
+    """mprotect with the PTE rule of an era (see MPROTECT_RULES)."""
+    rebuild, citation = MPROTECT_RULES[rule]
+
+    @operation("mprotect", citation, p=processes, prot=choices(*PROTS))
+    def body(mm: MM, p: int, prot: str) -> None:
+        """Change the protection of the region; every present PTE (hinted ones too) is rebuilt.
+
+        The VMA gets the new flags and vm_page_prot, then change_pte_range() applies
+        pte_modify() with the new protection to each pte_present() entry, so a NUMA hint
+        becomes an ordinary entry again, followed by the era's eager write upgrade.  Unchanged
+        flags return early (mprotect_fixup).
+        """
+        old = mm.vma(p)
+        read, write = _flags(prot)
+        mm.step.require(old.mapped)
+        mm.step.require(old.VM_READ.ne(read) | old.VM_WRITE.ne(write))
+        new = Vma(TRUE, read, write, old.VM_SHARED)
+        mm.set_vma(p, new)
+        for i in range(mm.inst.pages):
+            pte = mm.pte(p, i)
+            mm.keep_pte(p, i, pte_present(pte), rebuild(mm, pte, new))
+
+    return body

@@ -1,0 +1,180 @@
+"""Transition systems and proof obligations: the contract between the model and the engines.
+
+A :class:`TransitionSystem` is a schema, its initial states and a list of guarded commands
+(:class:`Action`), each a guard and simultaneous assignments over the state before the step.  An
+:class:`Obligation` is a property instantiated on one system: a state invariant, or a check on
+the steps of some actions, plus the *situation* the property is about, which the engines must
+show reachable before they may call the property proved.  Engines see only these types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from numacheck.model.expr import Expr, ModelError, Value, fields_of, show
+from numacheck.model.schema import Schema
+
+Param = tuple[str, "str | int"]
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where the kernel does what an operation models.
+
+    ``confidence`` follows the kernel reference: ``V`` checked against source at the commit,
+    ``P`` from a posted patch, ``I`` inferred from code shape, ``U`` unconfirmed.
+    """
+
+    function: str
+    file: str
+    era: str
+    commits: tuple[str, ...] = ()
+    confidence: Literal["V", "P", "I", "U"] = "V"
+    note: str = ""
+
+    def short(self) -> str:
+        """``function (file, era, commits)`` on one line."""
+        commits = ", ".join(self.commits)
+        where = ", ".join(x for x in (self.file, self.era, commits) if x)
+        return f"{self.function} ({where}) [{self.confidence}]"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One guarded command: an operation applied to concrete parameters."""
+
+    op: str
+    params: tuple[Param, ...]
+    guard: Expr
+    updates: tuple[tuple[str, Expr], ...]
+    outputs: tuple[tuple[str, Expr], ...] = ()
+    citation: Citation | None = None
+
+    @property
+    def label(self) -> str:
+        """``op(k=v, ...)``, the name a trace shows for this step."""
+        args = ", ".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.op}({args})"
+
+    def param(self, name: str) -> str | int:
+        """The value of one parameter."""
+        for k, v in self.params:
+            if k == name:
+                return v
+        raise KeyError(name)
+
+    def output(self, name: str) -> Expr | None:
+        """The expression of one output, or None when the action has no such output."""
+        for k, e in self.outputs:
+            if k == name:
+                return e
+        return None
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A value computed from the state for people to read in traces (e.g. a page's mapcount)."""
+
+    name: str
+    expr: Expr
+    group: str = ""
+    label: str = ""
+    names: tuple[str, ...] = ()
+
+    def render(self, value: Value) -> str:
+        """The value as people read it."""
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        return self.names[value] if self.names else str(value)
+
+
+@dataclass(frozen=True)
+class TransitionSystem:
+    """A finite transition system over ``schema``."""
+
+    name: str
+    schema: Schema
+    init: tuple[Mapping[str, Value], ...]
+    actions: tuple[Action, ...]
+    derived: tuple[Derived, ...] = ()
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.init:
+            raise ModelError(f"{self.name}: no initial state")
+        for values in self.init:
+            self.schema.pack(values)
+        for action in self.actions:
+            self._check_expr(action.guard, "bool", f"{action.label} guard", allow_next=False)
+            seen: set[str] = set()
+            for name, e in action.updates:
+                if name in seen:
+                    raise ModelError(f"{action.label} assigns {name} twice")
+                seen.add(name)
+                self._check_expr(e, self.schema[name].kind, f"{action.label} := {name}", False)
+            for name, e in action.outputs:
+                self._check_expr(e, e.kind, f"{action.label} output {name}", allow_next=False)
+
+    def _check_expr(self, e: Expr, kind: str, where: str, allow_next: bool) -> None:
+        if e.kind != kind:
+            raise ModelError(f"{where}: expected {kind}, got {e.kind}: {show(e)}")
+        for op, name in fields_of(e):
+            if name not in self.schema:
+                raise ModelError(f"{where}: unknown field {name}")
+            if op == "next" and not allow_next:
+                raise ModelError(f"{where}: refers to the next state ({name}')")
+
+    def initial_states(self) -> list[int]:
+        """The packed initial states, without duplicates, in declaration order."""
+        return list(dict.fromkeys(self.schema.pack(v) for v in self.init))
+
+    def action_index(self, label: str) -> int:
+        """The index of the action with this label."""
+        for i, a in enumerate(self.actions):
+            if a.label == label:
+                return i
+        raise ModelError(f"{self.name}: no action {label}")
+
+    def check_obligation(self, ob: Obligation) -> None:
+        """Raise ModelError when ``ob`` does not fit this system."""
+        if ob.invariant is not None:
+            self._check_expr(ob.invariant, "bool", f"{ob.name} invariant", allow_next=False)
+        if ob.sometimes is not None:
+            self._check_expr(ob.sometimes, "bool", f"{ob.name} situation", allow_next=False)
+        for table, what in ((ob.steps, "step check"), (ob.situation_steps, "step situation")):
+            for index, e in table:
+                if not 0 <= index < len(self.actions):
+                    raise ModelError(f"{ob.name}: {what} names action {index} of {len(self.actions)}")
+                self._check_expr(e, "bool", f"{ob.name} {what}", allow_next=True)
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """A property instantiated on one transition system.
+
+    ``invariant`` must hold in every reachable state; each ``(action, check)`` in ``steps`` must
+    hold on every step by that action (``var`` = before, ``next`` = after).  The situation is
+    reached when a state satisfies ``sometimes`` or a step by an action in ``situation_steps``
+    satisfies its expression; a property whose situation is unreachable is vacuous.
+    """
+
+    name: str
+    summary: str
+    invariant: Expr | None = None
+    steps: tuple[tuple[int, Expr], ...] = ()
+    sometimes: Expr | None = None
+    situation_steps: tuple[tuple[int, Expr], ...] = ()
+    situation_text: str = ""
+
+    @property
+    def is_step(self) -> bool:
+        """Whether the property constrains steps rather than states."""
+        return self.invariant is None
+
+    @property
+    def has_situation(self) -> bool:
+        """Whether a situation was named (every built-in property names one)."""
+        return self.sometimes is not None or bool(self.situation_steps)
+

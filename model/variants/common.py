@@ -1,0 +1,36 @@
+"""Operations every era shares (their kernel text is the same in the respects modelled)."""
+
+from __future__ import annotations
+
+from numacheck.model.operation import Operation
+from numacheck.model.ops.access import access, bad_area, handle_pte_fault
+from numacheck.model.ops.fault import do_anonymous_page, do_fault, do_wp_page
+from numacheck.model.ops.fork import fork
+from numacheck.model.ops.numa import change_prot_numa, do_numa_page, migrate_task_to
+from numacheck.model.ops.vma import mmap, mprotect, munmap
+
+SHARED_OPS: tuple[Operation, ...] = (
+    mmap,
+    munmap,
+    fork,
+    access,
+    bad_area,
+    handle_pte_fault,
+    do_anonymous_page,
+    do_fault,
+    migrate_task_to,
+)
+
+
+def era_ops(scan: str, fault: str, mprotect_rule: str, reuse: str) -> tuple[Operation, ...]:
+    """The shared operations plus the era-specific scan, hinting fault, mprotect and COW rule."""
+    return (*SHARED_OPS, do_wp_page(reuse), mprotect(mprotect_rule), change_prot_numa(scan),
+            do_numa_page(fault))
+
+
+#: What none of the built-in eras model, said once for all of them.
+NOT_MODELLED = (
+    "KSM, THP/PMD paths, swap, GUP and pinning, userfaultfd, soft-dirty tracking "
+    "(VM_SOFTDIRTY stays set, so tracking is off), file-backed mappings other than one "
+    "shmem file, fault-around, TLB state, and the scheduler side of task_numa_fault()."
+)

@@ -1,0 +1,24 @@
+"""Linux 4.0: the hinted PTE keeps _PAGE_RW and the restore puts it back."""
+
+from numacheck.model.variant import Variant
+from numacheck.model.variants.common import NOT_MODELLED, era_ops
+
+VARIANT = Variant(
+    name="linux-4.0",
+    versions="4.0 .. 4.8",
+    commits=("b191f9b106ea", "bea66fbd11af", "074c238177a7"),
+    summary=(
+        "b191f9b106ea keeps _PAGE_RW in the PROT_NONE entry (preserve_write in "
+        "change_pte_range) and do_numa_page() re-applies it (was_writable), so write permission "
+        "survives the hinting fault and the migration.  bea66fbd11af decides TNF_NO_GROUP on "
+        "the VMA's VM_WRITE instead of a PTE bit: simpler, but too coarse, since a COW-shared "
+        "read-only page in a writable VMA is grouped.  074c238177a7 adds TNF_MIGRATE_FAIL."
+    ),
+    operations=era_ops(scan="4.0", fault="4.0", mprotect_rule="4.0", reuse="reuse_swap_page"),
+    expect_violated={
+        "numa-grouping-matches-write": "VM_WRITE is a property of the VMA, not of the page: "
+                                       "after fork the PTE is read-only (COW) but the VMA is "
+                                       "still writable, so the fault is grouped.",
+    },
+    not_modelled=NOT_MODELLED,
+)

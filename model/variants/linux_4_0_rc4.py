@@ -1,0 +1,27 @@
+"""Linux 4.0-rc4: grouping switched to the dirty bit; the write bit is still lost."""
+
+from numacheck.model.variant import Variant
+from numacheck.model.variants.common import NOT_MODELLED, era_ops
+
+VARIANT = Variant(
+    name="linux-4.0-rc4",
+    versions="4.0-rc4 .. 4.0-rc7",
+    commits=("53da3bc2ba9e",),
+    summary=(
+        "53da3bc2ba9e papers over the grouping regression: TNF_NO_GROUP becomes !pte_dirty() "
+        "(marked FIXME: an approximation of read-only, since pte_write() of the restored PTE is "
+        "always false for private pages).  The restore still comes from vm_page_prot, so "
+        "private pages still come back read-only and take an extra write fault.  The dirty bit "
+        "is wrong both ways: a page that fork write-protected is still dirty (grouped though "
+        "read-only), and a writable page not yet written is clean (not grouped)."
+    ),
+    operations=era_ops(scan="4.0-rc1", fault="4.0-rc4", mprotect_rule="4.0", reuse="reuse_swap_page"),
+    expect_violated={
+        "numa-restore-keeps-write": "Unchanged from rc1: the restore takes _PAGE_RW from "
+                                    "vm_page_prot, read-only in a private mapping.",
+        "numa-migrate-keeps-write": "The page is migrated through the read-only restored PTE.",
+        "numa-grouping-matches-write": "pte_dirty() is not the write permission: a dirty page "
+                                       "that fork write-protected is grouped.",
+    },
+    not_modelled=NOT_MODELLED,
+)

@@ -1,0 +1,32 @@
+"""Linux 6.2: savedwrite is gone; writability is re-determined at the hinting fault."""
+
+from numacheck.model.ops.vma import mbind
+from numacheck.model.variant import Variant
+from numacheck.model.variants.common import NOT_MODELLED, era_ops
+
+VARIANT = Variant(
+    name="linux-6.2",
+    versions="6.2 .. 6.9",
+    commits=("6a56ccbcf6c6", "d84887739d5c", "eb309ec89953", "d6379159f476"),
+    summary=(
+        "The hinted PTE no longer remembers _PAGE_RW.  do_numa_page() re-determines "
+        "writability under the PT lock: pte_write(pte_modify(pte, vm_page_prot)), or "
+        "can_change_pte_writable() where the VMA wants manual write upgrades (private "
+        "writable: an exclusive anonymous page qualifies, d84887739d5c).  Grouping follows that "
+        "value.  Since b99a342d4f11 (5.13) the page is migrated from the hinted PTE, and once a "
+        "migration is attempted writable is forced false: a migrated or failed page comes back "
+        "read-only and needs one more write fault (deliberate, 6a56ccbcf6c6).  mprotect also "
+        "upgrades exclusive anonymous pages eagerly.  A shmem VMA is scanned only after "
+        "mbind(MPOL_BIND | MPOL_F_NUMA_BALANCING)."
+    ),
+    operations=(*era_ops(scan="6.2", fault="6.2", mprotect_rule="6.2", reuse="PageAnonExclusive"), mbind),
+    expect_violated={
+        "numa-migrate-keeps-write": "Deliberate (6a56ccbcf6c6): writable = false once the page "
+                                    "table lock is dropped for a migration, and the migration "
+                                    "entry of a write-less hinted PTE rebuilds a read-only PTE.",
+        "numa-grouping-matches-write": "Writability is re-determined rather than remembered: an "
+                                       "exclusive page that a migration left read-only counts "
+                                       "as writable at its next hinting fault.",
+    },
+    not_modelled=NOT_MODELLED,
+)

@@ -1,0 +1,100 @@
+"""Property types: state invariants and step properties, each about a named situation.
+
+A property is written against the model's vocabulary (an :class:`~numacheck.model.mm.MM` view
+of the state before, and for step properties after, a step) and instantiated on a built
+transition system as an engine-level :class:`~numacheck.model.system.Obligation`.  Every
+property names the situation it is about; the engines show that situation reachable before
+they may report the property as holding, so a broken model cannot make it hold vacuously.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from numacheck.model.builder import PostStep, Step
+from numacheck.model.expr import Expr, ModelError
+from numacheck.model.instance import Instance
+from numacheck.model.mm import MM
+from numacheck.model.system import Action, Obligation, TransitionSystem
+
+StateFn = Callable[[MM], Expr]
+StepFn = Callable[[MM, MM, Action], Expr]
+
+
+@dataclass(frozen=True)
+class Property:
+    """A named requirement on every reachable state or on every step of some operations."""
+
+    name: str
+    summary: str
+    rationale: str
+    situation: str
+    invariant: StateFn | None = None
+    sometimes: StateFn | None = None
+    operations: frozenset[str] = frozenset()
+    applies: Callable[[Action], bool] | None = None
+    check: StepFn | None = None
+    when: StepFn | None = None
+
+    @property
+    def kind(self) -> str:
+        """``invariant`` or ``step``."""
+        return "invariant" if self.invariant is not None else "step"
+
+    def instantiate(self, ts: TransitionSystem, inst: Instance) -> Obligation:
+        """This property as an obligation on ``ts`` (built from ``inst``)."""
+        pre = MM(inst, Step(ts.schema))
+        if self.invariant is not None:
+            return Obligation(
+                name=self.name,
+                summary=self.summary,
+                invariant=self.invariant(pre),
+                sometimes=self.sometimes(pre) if self.sometimes is not None else None,
+                situation_text=self.situation,
+            )
+        assert self.check is not None and self.when is not None
+        post = MM(inst, PostStep(ts.schema))
+        steps, situations = [], []
+        for index, action in enumerate(ts.actions):
+            if action.op in self.operations and (self.applies is None or self.applies(action)):
+                steps.append((index, self.check(pre, post, action)))
+                situations.append((index, self.when(pre, post, action)))
+        return Obligation(
+            name=self.name,
+            summary=self.summary,
+            steps=tuple(steps),
+            situation_steps=tuple(situations),
+            situation_text=self.situation,
+        )
+
+
+def invariant(name: str, summary: str, rationale: str, situation: str, sometimes: StateFn
+              ) -> Callable[[StateFn], Property]:
+    """Decorator: a state invariant; the function returns the predicate."""
+
+    def wrap(fn: StateFn) -> Property:
+        return Property(name, summary, rationale, situation, invariant=fn, sometimes=sometimes)
+
+    return wrap
+
+
+def step_property(name: str, summary: str, rationale: str, situation: str, operations: set[str],
+                  when: StepFn, applies: Callable[[Action], bool] | None = None
+                  ) -> Callable[[StepFn], Property]:
+    """Decorator: a step property of some operations (those ``applies`` accepts, if given);
+    the function returns the check."""
+
+    def wrap(fn: StepFn) -> Property:
+        return Property(name, summary, rationale, situation, operations=frozenset(operations),
+                        applies=applies, check=fn, when=when)
+
+    return wrap
+
+
+def output(action: Action, name: str) -> Expr:
+    """An output of ``action`` that a property relies on (a ModelError if the model lacks it)."""
+    e = action.output(name)
+    if e is None:
+        raise ModelError(f"{action.label} has no output {name!r}, which a property needs")
+    return e

@@ -1,0 +1,1 @@
+"""Renderers of results and counterexample traces, for people and for CI."""

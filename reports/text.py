@@ -1,0 +1,109 @@
+"""Plain-text rendering for terminals and logs: a results table, then each counterexample.
+
+A trace lists each step with the kernel function it models and only what it changed, grouped
+by object (``p0 pte[0]``, ``anon0``, ...).  Bits are named the kernel's way: a PTE change reads
+``+_PAGE_RW -_PAGE_PROTNONE`` followed by the whole entry after the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from numacheck.checker.result import FieldInfo, Result, Trace, TraceStep
+
+_FLAG_PREFIXES = ("_PAGE_", "VM_")
+
+VERDICT_WORD = {"holds": "holds", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "unknown"}
+
+
+def _is_flag(info: FieldInfo, value: str) -> bool:
+    return info.label.startswith(_FLAG_PREFIXES) and value in ("0", "1")
+
+
+def _groups(trace: Trace) -> dict[str, list[FieldInfo]]:
+    groups: dict[str, list[FieldInfo]] = {}
+    for info in trace.fields:
+        groups.setdefault(info.group, []).append(info)
+    return groups
+
+
+def describe_change(trace: Trace, step: TraceStep, before: TraceStep) -> list[str]:
+    """One line per object the step changed: the delta, then the whole flag word after."""
+    lines = []
+    changed = set(step.changed)
+    for group, infos in _groups(trace).items():
+        moved = [i for i in infos if i.name in changed]
+        if not moved:
+            continue
+        parts = []
+        for info in moved:
+            old, new = before.state[info.name], step.state[info.name]
+            label = f"ghost {info.label}" if info.ghost else info.label
+            if _is_flag(info, new) and _is_flag(info, old):
+                parts.append(("+" if new == "1" else "-") + label)
+            else:
+                parts.append(f"{label} {old}->{new}")
+        flags = [i.label for i in infos if _is_flag(i, step.state[i.name]) and step.state[i.name] == "1"]
+        tail = ""
+        if any(_is_flag(i, step.state[i.name]) for i in moved):
+            tail = "   = " + ("|".join(flags) if flags else "0")
+        lines.append(f"{group}: {' '.join(parts)}{tail}")
+    return lines
+
+
+def render_trace(trace: Trace, indent: str = "    ") -> str:
+    """A numbered trace showing, per step, the action, its citation, outputs and changes."""
+    out = [f"{indent}Counterexample, {trace.length} steps:"]
+    width = max(len(s.label) for s in trace.steps)
+    for n, step in enumerate(trace.steps):
+        if n == 0:
+            out.append(f"{indent}{n:>3}  init (all processes unmapped, all PTEs none)")
+            continue
+        cite = f"  [{step.citation}]" if step.citation else ""
+        out.append(f"{indent}{n:>3}  {step.label.ljust(width)}{cite}")
+        for line in describe_change(trace, step, trace.steps[n - 1]):
+            out.append(f"{indent}       {line}")
+        if step.outputs:
+            shown = " ".join(f"{k}={int(v) if isinstance(v, bool) else v}" for k, v in step.outputs.items())
+            out.append(f"{indent}       -> {shown}")
+    out.append(f"{indent}  x {trace.violation}")
+    return "\n".join(out)
+
+
+def result_line(r: Result) -> str:
+    """``variant  property  VERDICT  (as expected | UNEXPECTED: expected X)  figures``."""
+    verdict = VERDICT_WORD[r.verdict]
+    if r.as_expected:
+        status = "as expected"
+    elif r.verdict == "unknown":
+        status = "inconclusive"
+    else:
+        status = f"UNEXPECTED (expected {r.expected})"
+    figures = f"{r.stats.states} states, {r.stats.seconds:.2f}s"
+    if r.trace is not None:
+        figures = f"{r.trace.length}-step trace, " + figures
+    return f"{r.variant:<15} {r.property:<28} {verdict:<9} {status:<30} {r.engine}: {figures}"
+
+
+def render(results: Iterable[Result], traces: bool = True) -> str:
+    """The whole report: a line per result, then details for each trace and oddity."""
+    results = list(results)
+    lines = [result_line(r) for r in results]
+    for r in results:
+        if r.message and r.verdict in ("vacuous", "unknown"):
+            lines.append(f"\n{r.variant} / {r.property}: {r.verdict}: {r.message}")
+        if traces and r.trace is not None:
+            why = f" (expected: {r.expectation_reason})" if r.expectation_reason else ""
+            lines.append(f"\n{r.variant} / {r.property}{why}")
+            lines.append(render_trace(r.trace))
+    return "\n".join(lines)
+
+
+def summary(results: list[Result], seconds: float) -> str:
+    """The closing line: totals and whether everything matched its expectation."""
+    unexpected = sum(1 for r in results if r.conclusive and not r.as_expected)
+    unknown = sum(1 for r in results if not r.conclusive)
+    violated = sum(1 for r in results if r.verdict == "violated")
+    word = "OK" if not unexpected and not unknown else ("FAILED" if unexpected else "INCONCLUSIVE")
+    return (f"{word}: {len(results)} checks, {violated} violations, {unexpected} not as expected, "
+            f"{unknown} inconclusive, {seconds:.1f}s")

@@ -1,0 +1,144 @@
+"""The command line through click's runner: reports, exit codes, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from numacheck.checker.cli import cli, main
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    """Run ``numacheck ARGS`` as the console script does; (exit code, stdout, stderr)."""
+    runner = CliRunner()
+    result = runner.invoke(_entry, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+               add_help_option=False)
+@click.pass_context
+def _entry(ctx: click.Context) -> None:
+    main(ctx.args)
+
+
+def test_verify_reports_the_historic_bug_and_exits_0() -> None:
+    code, out, _ = invoke("verify", "-v", "linux-4.0-rc1", "-p", "numa-restore-keeps-write")
+    assert code == 0
+    assert "VIOLATED" in out and "as expected" in out and "change_prot_numa" in out
+    assert "_PAGE_RW" in out
+
+
+def test_json_format() -> None:
+    code, out, _ = invoke("verify", "-v", "linux-4.0-rc1", "-p", "numa-restore-keeps-write",
+                          "-p", "write-requires-vm-write", "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] is True
+    first, second = doc["results"]
+    assert first["verdict"] == "violated" and first["expected"] == "violated" and first["as_expected"]
+    steps = first["trace"]["steps"]
+    assert [s["action"] for s in steps][-2:] == ["access", "do_numa_page"]
+    assert set(steps[1]) >= {"action", "args", "state"} and steps[1]["args"]["p"] == 0
+    assert second["verdict"] == "holds" and second["trace"] is None
+    assert set(second["stats"]) >= {"states", "transitions", "depth", "seconds"}
+
+
+def test_unexpected_result_exits_1(tmp_path: Path) -> None:
+    variant = tmp_path / "claims_fixed.py"
+    variant.write_text(
+        "from numacheck.model import VARIANTS\n"
+        "VARIANT = VARIANTS['linux-4.0-rc1'].derive('rc1-claimed-fixed', expect_violated={})\n"
+    )
+    code, out, _ = invoke("verify", "-v", str(variant), "-p", "numa-restore-keeps-write")
+    assert code == 1 and "UNEXPECTED" in out
+
+
+def test_user_variant_file_swapping_an_operation(tmp_path: Path) -> None:
+    variant = tmp_path / "revert.py"
+    variant.write_text(
+        "from numacheck.model import VARIANTS\n"
+        "from numacheck.model.ops.numa import do_numa_page\n"
+        "VARIANT = VARIANTS['linux-4.9'].derive(\n"
+        "    'revert-b191f9b106ea', replace_ops=(do_numa_page('4.0-rc1'),),\n"
+        "    expect_violated={'numa-restore-keeps-write': 'restore from vm_page_prot'})\n"
+    )
+    code, out, _ = invoke("verify", "-v", str(variant), "-p", "numa-restore-keeps-write")
+    assert code == 0 and "VIOLATED" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("verify", "-v", "linux-9.9"), "unknown variant 'linux-9.9'"),
+        (("verify", "-p", "no-such-property"), "unknown property 'no-such-property'"),
+        (("verify", "--processes", "0"), "--processes must be between 1 and"),
+        (("verify", "--pages", "99"), "--pages must be between 1 and"),
+        (("verify", "--engine", "magic"), "Invalid value for '--engine'"),
+        (("verify", "--max-states", "0"), "--max-states must be at least 1"),
+        (("verify", "-v", "/nonexistent/variant.py"), "does not exist"),
+        (("show", "nothing-by-that-name"), "unknown variant"),
+        (("frobnicate",), "No such command"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], needle: str) -> None:
+    code, _, err = invoke(*args)
+    assert code == 2
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("source", "needle"),
+    [
+        ("VARIANT = 3\n", "must define VARIANT"),
+        ("import numacheck.model\ndef broken(:\n", "bad.py:2: SyntaxError"),
+        ("from numacheck.model import VARIANTS\nVARIANT = VARIANTS['linux-6.2'].derive('x', "
+         "remove_ops=('no_such_op',))\n", "cannot remove unknown operations"),
+        ("raise RuntimeError('boom')\n", "RuntimeError: boom"),
+    ],
+)
+def test_malformed_variant_file(tmp_path: Path, source: str, needle: str) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(source)
+    code, _, err = invoke("verify", "-v", str(bad))
+    assert code == 2 and needle in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_state_limit_is_inconclusive_exit_3() -> None:
+    code, out, _ = invoke("verify", "-v", "linux-4.9", "-p", "write-requires-vm-write",
+                          "--max-states", "500")
+    assert code == 3 and "unknown" in out and "state limit" in out
+
+
+def test_vacuous_property_is_a_failure(tmp_path: Path) -> None:
+    variant = tmp_path / "noscan.py"
+    variant.write_text(
+        "from numacheck.model import VARIANTS\n"
+        "VARIANT = VARIANTS['linux-4.9'].derive('no-scan', remove_ops=('change_prot_numa',))\n"
+    )
+    code, out, _ = invoke("verify", "-v", str(variant), "-p", "numa-restore-keeps-write")
+    assert code == 1 and "VACUOUS" in out
+
+
+def test_list_and_show() -> None:
+    code, out, _ = invoke("list")
+    assert code == 0 and "linux-4.0-rc1" in out and "numa-restore-keeps-write" in out
+    assert "do_numa_page" in out
+    code, out, _ = invoke("show", "linux-4.0")
+    assert code == 0 and "b191f9b106ea" in out and "numa-grouping-matches-write" in out
+    code, out, _ = invoke("show", "numa-grouping-matches-write")
+    assert code == 0 and "TNF_NO_GROUP" in out
+    code, out, _ = invoke("show", "do_numa_page")
+    assert code == 0 and "4d9424669946" in out
+
+
+def test_help_exits_0() -> None:
+    code, out, _ = invoke("verify", "--help")
+    assert code == 0 and "--max-states" in out
+
+
+def test_cli_group_is_importable() -> None:
+    assert "verify" in cli.commands

@@ -1,0 +1,83 @@
+"""The explicit engine on small hand-made systems whose answers are known by construction."""
+
+from __future__ import annotations
+
+import pytest
+
+from numacheck.checker.explicit import explore
+from numacheck.checker.outcome import Limits
+from numacheck.model.expr import TRUE, ModelError, ite
+from numacheck.model.schema import Schema, bool_field, int_field
+from numacheck.model.system import Action, Obligation, TransitionSystem
+
+COUNTER = Schema((int_field("n", 0, 9), bool_field("flag")))
+n, flag = COUNTER.var("n"), COUNTER.var("flag")
+
+
+def counter(actions: tuple[Action, ...]) -> TransitionSystem:
+    return TransitionSystem("counter", COUNTER, ({"n": 0},), actions)
+
+
+INC = Action("inc", (), n < 9, (("n", n + 1),))
+TOGGLE = Action("toggle", (), TRUE, (("flag", ~flag),))
+
+
+def test_invariant_violation_is_a_shortest_path() -> None:
+    ts = counter((INC, TOGGLE))
+    ob = Obligation("below5", "n < 5", invariant=n < 5, situation_text="")
+    [out] = explore(ts, [ob])
+    assert out.verdict == "violated"
+    assert out.depth == 5 and out.path is not None
+    assert [a for a, _ in out.path] == [-1, 0, 0, 0, 0, 0]
+
+
+def test_step_property_is_checked_on_the_transition() -> None:
+    ts = counter((INC, TOGGLE))
+    # "toggle never sets the flag while n == 3": violated at depth 4 (3 x inc, toggle)
+    check = (n.eq(3)).implies(~COUNTER.next("flag"))
+    ob = Obligation("step", "", steps=((1, check),), situation_steps=((1, TRUE),), situation_text="")
+    [out] = explore(ts, [ob])
+    assert out.verdict == "violated" and out.depth == 4
+    assert out.path is not None and out.path[-1][0] == 1
+
+
+def test_holds_after_full_exploration_and_counts_states() -> None:
+    ts = counter((INC, TOGGLE))
+    ob = Obligation("bounded", "", invariant=n <= 9, sometimes=n.eq(9), situation_text="n reaches 9")
+    [out] = explore(ts, [ob])
+    assert out.verdict == "holds"
+    assert out.stats.states == 20 and out.stats.depth == 10
+    assert out.stats.op_counts == {"inc": 18, "toggle": 20}
+
+
+def test_unreachable_situation_makes_a_property_vacuous() -> None:
+    ts = counter((INC,))
+    ob = Obligation("flagless", "", invariant=TRUE, sometimes=flag, situation_text="flag is set")
+    [out] = explore(ts, [ob])
+    assert out.verdict == "vacuous" and "flag is set" in out.message
+
+
+def test_state_limit_gives_unknown_never_holds() -> None:
+    ts = counter((INC, TOGGLE))
+    ob = Obligation("ok", "", invariant=TRUE, sometimes=TRUE, situation_text="")
+    [out] = explore(ts, [ob], Limits(max_states=3))
+    assert out.verdict == "unknown" and "state limit" in out.message
+
+
+def test_out_of_range_assignment_is_a_model_error() -> None:
+    bad = Action("overflow", (), TRUE, (("n", ite(flag, n, n + 1)),))
+    ts = counter((bad,))
+    ob = Obligation("ok", "", invariant=TRUE, situation_text="")
+    with pytest.raises(ModelError, match="outside its range"):
+        explore(ts, [ob])
+
+
+def test_each_obligation_gets_its_own_shortest_trace() -> None:
+    ts = counter((INC, TOGGLE))
+    obs = [
+        Obligation("n<2", "", invariant=n < 2, situation_text=""),
+        Obligation("n<4", "", invariant=n < 4, situation_text=""),
+        Obligation("noflag", "", invariant=~flag, situation_text=""),
+    ]
+    outs = explore(ts, obs)
+    assert [o.depth for o in outs] == [2, 4, 1]
