@@ -11,14 +11,25 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
 
-from numacheck.checker.outcome import Limits
-from numacheck.checker.result import EXIT_INCONCLUSIVE, EXIT_USAGE, Result, exit_code
-from numacheck.checker.run import ENGINES, Check, run_check
+from numacheck.checker.itf import ItfError, ItfTrace
+from numacheck.checker.itf import load as itf_load
+from numacheck.checker.outcome import DEFAULT_DEPTH, Limits
+from numacheck.checker.parallel import Done, run_checks
+from numacheck.checker.replay_itf import replay_itf
+from numacheck.checker.result import (
+    EXIT_INCONCLUSIVE,
+    EXIT_OK,
+    EXIT_UNEXPECTED,
+    EXIT_USAGE,
+    Result,
+    exit_code,
+)
+from numacheck.checker.run import ENGINES, Check
 from numacheck.model.expr import ModelError
 from numacheck.model.instance import Instance
 from numacheck.model.variant import Variant
@@ -27,7 +38,12 @@ from numacheck.model.variants import resolve as resolve_variant
 from numacheck.properties import BUILTIN as PROPERTIES
 from numacheck.properties import resolve as resolve_property
 from numacheck.properties.base import Property
-from numacheck.reports import json_report, text
+from numacheck.reports import html, itf, json_report, junit, sarif, text
+
+#: Renderers of a whole run into one document.
+RENDERERS: dict[str, Callable[[list[Result], str], str]] = {
+    "json": json_report.render, "sarif": sarif.render, "junit": junit.render, "html": html.render,
+}
 
 DEFAULT_MAX_STATES = 10_000_000
 
@@ -58,6 +74,9 @@ def cli() -> None:
     """Model checker for Linux PTE protection state around NUMA balancing."""
 
 
+FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
+
+
 @cli.command()
 @click.option("--variant", "-v", "variants", multiple=True, metavar="NAME|FILE.py",
               help="Built-in variant or a variant file (repeatable; default: every built-in).")
@@ -68,18 +87,27 @@ def cli() -> None:
               help="Processes, each with one VMA.")
 @click.option("--pages", type=int, default=Instance.pages, show_default=True, help="Pages per VMA.")
 @click.option("--nodes", type=int, default=Instance.nodes, show_default=True, help="NUMA nodes.")
+@click.option("--depth", type=int, default=DEFAULT_DEPTH, show_default=True,
+              help="Unrolling depth of the bmc and kind engines (and PDR's BMC lane).")
 @click.option("--max-states", type=int, default=DEFAULT_MAX_STATES, show_default=True,
               help="Stop exploring (verdict unknown) after this many distinct states.")
-@click.option("--timeout", type=float, default=None, help="Seconds per variant before giving up.")
+@click.option("--timeout", type=float, default=None,
+              help="Seconds per variant (per property for pdr) before giving up.")
 @click.option("--max-memory", type=float, default=None, metavar="MIB",
               help="Resident memory at which exploration gives up.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the report here instead of stdout.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the randomised parts of pdr and kind (Spacer restarts, Houdini runs).")
+@click.option("--jobs", "-j", type=int, default=1, show_default=True,
+              help="Check variants in this many parallel processes (same results for any N).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(), default=None,
+              help="Write the report here instead of stdout (itf: a directory, one file per trace).")
 @click.option("--no-traces", is_flag=True, help="Text format: omit counterexample traces.")
+@click.option("--show-invariant", is_flag=True, help="Text format: print the invariant of each proof.")
 def verify(variants: Sequence[str], properties: Sequence[str], engine: str, processes: int,
-           pages: int, nodes: int, max_states: int, timeout: float | None, max_memory: float | None,
-           fmt: str, output: str | None, no_traces: bool) -> None:
+           pages: int, nodes: int, depth: int, max_states: int, timeout: float | None,
+           max_memory: float | None, seed: int, jobs: int, fmt: str, output: str | None, no_traces: bool,
+           show_invariant: bool) -> None:
     """Check variants against properties and compare with each variant's expectations."""
     inst = Instance(processes=processes, pages=pages, nodes=nodes)
     chosen_variants = [resolve_variant(v) for v in variants] or list(VARIANTS.values())
@@ -88,27 +116,94 @@ def verify(variants: Sequence[str], properties: Sequence[str], engine: str, proc
         raise UsageProblemError("--max-states must be at least 1")
     if timeout is not None and timeout <= 0:
         raise UsageProblemError("--timeout must be a positive number of seconds")
-    limits = Limits(max_states=max_states, timeout=timeout, max_memory_mb=max_memory)
+    if depth < 0:
+        raise UsageProblemError("--depth must be 0 or more")
+    if jobs < 1:
+        raise UsageProblemError("--jobs must be at least 1")
+    if fmt == "itf" and output is None:
+        raise UsageProblemError("--format itf writes one file per trace: give a directory with --output")
+    limits = Limits(max_states=max_states, timeout=timeout, max_memory_mb=max_memory, depth=depth,
+                    seed=seed)
+    plan = [Check(v, tuple(chosen_props), engine, inst, limits) for v in chosen_variants]
     start = time.monotonic()
-    interactive = fmt == "text" and sys.stderr.isatty()
-    results: list[Result] = []
-    for variant in chosen_variants:
-        check = Check(variant, tuple(chosen_props), engine, inst, limits)
-        results.extend(run_check(check, _progress(interactive)))
+    interactive = sys.stderr.isatty()
+    results = run_checks(plan, jobs, _progress(interactive), _finished(interactive, len(plan)))
     seconds = time.monotonic() - start
-    if fmt == "json":
-        report = json_report.render(results, inst.describe())
-    else:
-        report = text.render(results, traces=not no_traces) + "\n\n" + text.summary(results, seconds)
-    _emit(report, output)
+    _write(fmt, results, inst, output, seconds, not no_traces, show_invariant)
     sys.exit(exit_code(results))
 
 
-def _emit(report: str, output: str | None) -> None:
+def _finished(enabled: bool, total: int) -> Done | None:
+    if not enabled:
+        return None
+    count = [0]
+
+    def done(index: int, results: list[Result]) -> None:
+        count[0] += 1
+        seconds = sum(r.stats.seconds for r in results)
+        click.echo(f"  [{count[0]}/{total}] {results[0].variant if results else index}: "
+                   f"{len(results)} checks in {seconds:.1f}s", err=True)
+
+    return done
+
+
+def _write(fmt: str, results: list[Result], inst: Instance, output: str | None, seconds: float,
+           traces: bool, show_invariant: bool) -> None:
+    if fmt == "itf":
+        assert output is not None
+        folder = Path(output)
+        folder.mkdir(parents=True, exist_ok=True)
+        files = itf.render(results)
+        for name, body in files.items():
+            (folder / name).write_text(body, encoding="utf-8")
+        click.echo(f"{len(files)} ITF trace(s) written to {folder}/", err=True)
+        return
+    if fmt == "text":
+        report = (text.render(results, traces=traces, invariants=show_invariant) + "\n\n"
+                  + text.summary(results, seconds))
+    else:
+        report = RENDERERS[fmt](results, inst.describe())
     if output is None:
         click.echo(report)
     else:
-        Path(output).write_text(report + "\n", encoding="utf-8")
+        Path(output).write_text(report.rstrip("\n") + "\n", encoding="utf-8")
+
+
+@cli.command()
+@click.argument("trace_file", metavar="TRACE.itf.json", type=click.Path(dir_okay=False))
+@click.option("--variant", "-v", default=None, metavar="NAME|FILE.py",
+              help="Replay on this variant instead of the one the trace names.")
+def replay(trace_file: str, variant: str | None) -> None:
+    """Re-execute an ITF trace on the model: every step enabled and exact, the last one violating.
+
+    Exit 0 when it replays, 1 when it does not (the step and fields are named), 2 when the file
+    is not a valid numacheck trace.
+    """
+    try:
+        trace = itf_load(Path(trace_file).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageProblemError(f"cannot read {trace_file}: {exc.strerror}") from None
+    except ItfError as exc:
+        raise UsageProblemError(f"{trace_file} is not a valid trace: {exc}") from None
+    try:
+        report = replay_itf(trace, _trace_variant(trace, variant))
+    except ItfError as exc:
+        raise UsageProblemError(f"{trace_file} is not a valid trace: {exc}") from None
+    click.echo(f"{trace_file}: {report.message}")
+    sys.exit(EXIT_OK if report.ok else EXIT_UNEXPECTED)
+
+
+def _trace_variant(trace: ItfTrace, override: str | None) -> Variant:
+    if override is not None:
+        return resolve_variant(override)
+    name = str(trace.meta["variant"])
+    if name in VARIANTS:
+        return VARIANTS[name]
+    file = str(trace.meta.get("variant_file", ""))
+    if file and Path(file).is_file():
+        return resolve_variant(file)
+    raise UsageProblemError(f"the trace is for variant {name!r}, which is not built in and whose "
+                            f"file {file or '(none)'} is not here; pass --variant FILE.py")
 
 
 @cli.command(name="list")

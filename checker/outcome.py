@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from numacheck.checker.result import Stats, Verdict
@@ -25,14 +26,45 @@ class Outcome:
     notes: tuple[str, ...] = ()
 
 
+_Z3_NO_TIMEOUT = 4294967295  # UINT_MAX, Z3's default
+
+#: Unrolling depth of the bounded engines unless the user says otherwise.
+DEFAULT_DEPTH = 20
+
+
+@dataclass(frozen=True)
 class Limits:
-    """Resource limits shared by the engines: states, seconds, resident memory."""
+    """Resource limits shared by the engines: states, seconds, memory, unrolling depth; and the
+    seed of the randomised parts (Spacer's restarts, Houdini's simulation runs)."""
 
-    def __init__(self, max_states: int | None = None, timeout: float | None = None,
-                 max_memory_mb: float | None = None) -> None:
-        self.max_states = max_states
-        self.timeout = timeout
-        self.max_memory_mb = max_memory_mb
+    max_states: int | None = None
+    timeout: float | None = None
+    max_memory_mb: float | None = None
+    depth: int = DEFAULT_DEPTH
+    seed: int = 0
 
-    def __repr__(self) -> str:
-        return f"Limits(states={self.max_states}, timeout={self.timeout}, memory={self.max_memory_mb})"
+
+class Deadline:
+    """The time left of a timeout that started when this object was made."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.start = time.monotonic()
+        self.timeout = None if timeout == float("inf") else timeout
+
+    def elapsed(self) -> float:
+        """Seconds since the start."""
+        return time.monotonic() - self.start
+
+    def remaining(self) -> float:
+        """Seconds left (infinite when unlimited)."""
+        return float("inf") if self.timeout is None else max(self.timeout - self.elapsed(), 0.0)
+
+    def expired(self) -> bool:
+        """Whether the time is up."""
+        return self.timeout is not None and self.elapsed() >= self.timeout
+
+    def z3_ms(self) -> int:
+        """Milliseconds left, for a Z3 ``timeout`` parameter (Z3's "no limit" when unlimited)."""
+        if self.timeout is None:
+            return _Z3_NO_TIMEOUT
+        return max(1, int((self.timeout - self.elapsed()) * 1000))

@@ -24,12 +24,19 @@ EXIT_INCONCLUSIVE = 3
 
 @dataclass(frozen=True)
 class FieldInfo:
-    """How to show one state field: its group (``p0 pte[0]``), label (``_PAGE_RW``), ghost-ness."""
+    """How to show one state field: its group (``p0 pte[0]``), label (``_PAGE_RW``), ghost-ness.
+
+    ``kind`` (bool or int) and ``names`` (an enum's value names) say how its rendered values
+    read back; a ``derived`` value (vm_page_prot, page_mapcount) is computed, not state.
+    """
 
     name: str
     group: str
     label: str
     ghost: bool = False
+    kind: str = "int"
+    names: tuple[str, ...] = ()
+    derived: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,9 @@ class Result:
     certificate_checked: bool = False
     message: str = ""
     notes: tuple[str, ...] = ()
+    variant_source: str = ""
+    property_source: str = ""
+    instance: dict[str, int] = field(default_factory=dict)
 
     @builtins.property
     def as_expected(self) -> bool:

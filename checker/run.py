@@ -8,11 +8,16 @@ variant's expectation and, for a violation, the rendered counterexample.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from numacheck.checker.bmc import bmc
 from numacheck.checker.explicit import Progress, explore
+from numacheck.checker.kind import kind
 from numacheck.checker.outcome import Limits, Outcome
+from numacheck.checker.pdr import pdr
+from numacheck.checker.portfolio import portfolio
 from numacheck.checker.result import Result
+from numacheck.checker.sources import property_location, variant_location
 from numacheck.checker.trace import build_trace
 from numacheck.model.instance import Instance
 from numacheck.model.system import Obligation, TransitionSystem
@@ -21,9 +26,22 @@ from numacheck.properties.base import Property
 
 Engine = Callable[[TransitionSystem, Sequence[Obligation], Limits, "Progress | None"], list[Outcome]]
 
-ENGINES: dict[str, Engine] = {
-    "explicit": lambda ts, obs, limits, progress: explore(ts, obs, limits, progress),
+#: The engines that check on their own.
+BASE_ENGINES: dict[str, Engine] = {
+    "explicit": explore,
+    "bmc": bmc,
+    "kind": kind,
+    "pdr": pdr,
 }
+
+
+def _all(ts: TransitionSystem, obligations: Sequence[Obligation], limits: Limits,
+         progress: Progress | None) -> list[Outcome]:
+    return portfolio(BASE_ENGINES, ts, obligations, limits, progress)
+
+
+#: Every engine name ``--engine`` accepts; ``all`` is the portfolio of the others.
+ENGINES: dict[str, Engine] = {**BASE_ENGINES, "all": _all}
 
 
 @dataclass(frozen=True)
@@ -43,7 +61,8 @@ def run_check(check: Check, progress: Progress | None = None) -> list[Result]:
     obligations = [p.instantiate(ts, check.instance) for p in check.properties]
     outcomes = ENGINES[check.engine](ts, obligations, check.limits, progress)
     return [
-        to_result(check.variant, prop, check.engine, ts, outcome)
+        replace(to_result(check.variant, prop, check.engine, ts, outcome),
+                instance=check.instance.sizes())
         for prop, outcome in zip(check.properties, outcomes, strict=True)
     ]
 
@@ -72,4 +91,6 @@ def to_result(variant: Variant, prop: Property, engine: str, ts: TransitionSyste
         certificate_checked=outcome.certificate_checked,
         message=outcome.message,
         notes=outcome.notes,
+        variant_source=variant_location(variant, prop.name),
+        property_source=property_location(prop),
     )

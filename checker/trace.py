@@ -10,8 +10,8 @@ from numacheck.model.system import TransitionSystem
 
 def field_infos(ts: TransitionSystem) -> tuple[FieldInfo, ...]:
     """Display metadata of every state field, then of every derived value."""
-    infos = [FieldInfo(f.name, f.group, f.label, f.ghost) for f in ts.schema.fields]
-    infos += [FieldInfo(d.name, d.group, d.label) for d in ts.derived]
+    infos = [FieldInfo(f.name, f.group, f.label, f.ghost, f.kind, f.names) for f in ts.schema.fields]
+    infos += [FieldInfo(d.name, d.group, d.label, names=d.names, derived=True) for d in ts.derived]
     return tuple(infos)
 
 

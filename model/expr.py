@@ -246,6 +246,43 @@ def ite(cond: Expr | bool, then: Expr | Value, other: Expr | Value) -> Expr:
     return Expr("ite", a.kind, (c, a, b))
 
 
+def _indicators(e: Expr) -> list[Expr] | None:
+    """The conditions of ``e`` if it is a sum of ``ite(c, 1, 0)`` terms (a count), else None."""
+    terms = e.args if e.op == "add" else (e,)
+    out = []
+    for t in terms:
+        if t.op != "ite" or not is_const(t.args[1], 1) or not is_const(t.args[2], 0):
+            return None
+        out.append(t.args[0])
+    return out
+
+
+#: Counts over at most this many conditions compare as Boolean formulas (pairwise at-most-one).
+_COUNT_AS_BOOL = 8
+
+
+def _at_most_one(conds: Sequence[Expr]) -> Expr:
+    return and_(*(not_(and_(conds[i], conds[j]))
+                  for i in range(len(conds)) for j in range(i + 1, len(conds))))
+
+
+def _count_cmp(e: Expr, k: int, how: str) -> Expr | None:
+    """``count == k`` / ``count <= k`` for k in (0, 1) as a Boolean formula, when ``e`` is a count.
+
+    page_mapcount() is a count of PTEs; comparing it with 0 or 1 is what the kernel does, and
+    as a Boolean formula it is cheaper for Python and far easier for Z3 than integer sums.
+    """
+    conds = _indicators(e)
+    if conds is None or len(conds) > _COUNT_AS_BOOL or k not in (0, 1):
+        return None
+    none = and_(*(not_(c) for c in conds))
+    if k == 0:
+        return none
+    if how == "le":
+        return _at_most_one(conds)
+    return and_(or_(*conds), _at_most_one(conds))
+
+
 def eq(a: Expr, b: Expr) -> Expr:
     """Equality of two booleans or two integers."""
     if a.kind != b.kind:
@@ -259,6 +296,9 @@ def eq(a: Expr, b: Expr) -> Expr:
     if b.op == "const":
         if a.kind == "bool":
             return a if b.payload else not_(a)
+        folded = _count_cmp(a, int(b.payload), "eq")  # type: ignore[call-overload]
+        if folded is not None:
+            return folded
         if (a.op == "ite" and a.args[1].op == "const") or (a.op == "ite" and a.args[2].op == "const"):
             # Push a literal comparison into a selector chain: frame lookups by index build
             # ite chains whose comparison with a literal then folds to a plain condition.
@@ -274,6 +314,16 @@ def lt(a: Expr, b: Expr) -> Expr:
         return const(a.payload < b.payload)  # type: ignore[operator]
     if a is b:
         return FALSE
+    if a.op == "const":
+        # k < count  <=>  not (count <= k)
+        folded = _count_cmp(b, int(a.payload), "le")  # type: ignore[call-overload]
+        if folded is not None:
+            return not_(folded)
+    if b.op == "const":
+        # count < k  <=>  count <= k - 1
+        folded = _count_cmp(a, int(b.payload) - 1, "le")  # type: ignore[call-overload]
+        if folded is not None:
+            return folded
     return Expr("lt", "bool", (a, b))
 
 
@@ -285,6 +335,15 @@ def le(a: Expr, b: Expr) -> Expr:
         return const(a.payload <= b.payload)  # type: ignore[operator]
     if a is b:
         return TRUE
+    if b.op == "const":
+        folded = _count_cmp(a, int(b.payload), "le")  # type: ignore[call-overload]
+        if folded is not None:
+            return folded
+    if a.op == "const":
+        # k <= count  <=>  not (count <= k - 1)
+        folded = _count_cmp(b, int(a.payload) - 1, "le")  # type: ignore[call-overload]
+        if folded is not None:
+            return not_(folded)
     return Expr("le", "bool", (a, b))
 
 

@@ -85,6 +85,10 @@ class Instance:
         """The frame index of anonymous frame ``k``."""
         return 1 + self.pages + k
 
+    def sizes(self) -> dict[str, int]:
+        """The sizes by option name (``processes``, ``pages``, ``nodes``)."""
+        return {"processes": self.processes, "pages": self.pages, "nodes": self.nodes}
+
     def describe(self) -> str:
         """The sizes in words."""
         return f"{self.processes} processes x {self.pages} pages, {self.nodes} nodes"

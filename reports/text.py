@@ -79,17 +79,25 @@ def result_line(r: Result) -> str:
         status = "inconclusive"
     else:
         status = f"UNEXPECTED (expected {r.expected})"
-    figures = f"{r.stats.states} states, {r.stats.seconds:.2f}s"
+    if r.engine == "explicit":
+        figures = f"{r.stats.states} states, {r.stats.seconds:.2f}s"
+    else:
+        scope = f"depth {r.depth}" if r.bounded else "unbounded"
+        figures = f"{scope}, {r.stats.solver_calls} solver calls, {r.stats.seconds:.2f}s"
     if r.trace is not None:
         figures = f"{r.trace.length}-step trace, " + figures
     return f"{r.variant:<15} {r.property:<28} {verdict:<9} {status:<30} {r.engine}: {figures}"
 
 
-def render(results: Iterable[Result], traces: bool = True) -> str:
-    """The whole report: a line per result, then details for each trace and oddity."""
+def render(results: Iterable[Result], traces: bool = True, invariants: bool = False) -> str:
+    """The whole report: a line per result, then details for each trace, proof and oddity."""
     results = list(results)
     lines = [result_line(r) for r in results]
     for r in results:
+        if invariants and r.certificate and r.verdict == "holds":
+            checked = "checked" if r.certificate_checked else "NOT checked"
+            lines.append(f"\n{r.variant} / {r.property}: inductive invariant ({checked}):")
+            lines.extend(f"    {clause}" for clause in r.certificate.splitlines())
         if r.message and r.verdict in ("vacuous", "unknown"):
             lines.append(f"\n{r.variant} / {r.property}: {r.verdict}: {r.message}")
         if traces and r.trace is not None:

@@ -12,7 +12,7 @@ from numacheck.model.variant import Variant
 from numacheck.model.variants import linux_3_19, linux_4_0, linux_4_0_rc1, linux_4_0_rc4, linux_4_9, linux_6_2
 
 BUILTIN: dict[str, Variant] = {
-    m.VARIANT.name: m.VARIANT
+    m.VARIANT.name: replace(m.VARIANT, source=m.VARIANT.source or str(m.__file__))
     for m in (linux_3_19, linux_4_0_rc1, linux_4_0_rc4, linux_4_0, linux_4_9, linux_6_2)
 }
 

@@ -1,0 +1,137 @@
+"""Bounded model checking with Z3: shortest violations up to a depth.
+
+One solver holds the unrolling from the initial states; each depth adds one transition, and every
+query (a violation of length d, a situation at depth d) is asked under its own assumption
+literal, so nothing is retracted and the solver keeps what it learnt.  Depths are tried in
+increasing order, so the first violation found is a shortest one.  ``holds`` from this engine
+means "no violation up to the depth", and only once the property's situation was reached.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import z3
+
+from numacheck.checker.codegen import compile_system
+from numacheck.checker.encoding import Encoding
+from numacheck.checker.explicit import Progress
+from numacheck.checker.outcome import Deadline, Limits, Outcome, Path
+from numacheck.checker.replay import ReplayError, replay, violates
+from numacheck.checker.result import Stats
+from numacheck.model.expr import ModelError
+from numacheck.model.system import Obligation, TransitionSystem
+
+
+class Unrolling:
+    """An incremental unrolling of ``ts`` from its initial states."""
+
+    def __init__(self, ts: TransitionSystem, deadline: Deadline, tag: str = "b") -> None:
+        self.enc = Encoding(ts, tag)
+        self.solver = z3.Solver()
+        self.solver.add(self.enc.init(0), *self.enc.domain(0))
+        self.depth = 0
+        self.calls = 0
+        self.deadline = deadline
+        self._lits = 0
+
+    def extend(self) -> None:
+        """Add one transition."""
+        self.solver.add(self.enc.trans(self.depth), *self.enc.domain(self.depth + 1))
+        self.depth += 1
+
+    def query(self, formula: z3.BoolRef) -> z3.CheckSatResult:
+        """Is ``formula`` satisfiable together with the unrolling?"""
+        self._lits += 1
+        lit = z3.Bool(f"__q{self._lits}")
+        self.solver.add(z3.Implies(lit, formula))
+        self.solver.set("timeout", self.deadline.z3_ms())
+        self.calls += 1
+        return self.solver.check(lit)
+
+    def bad(self, ob: Obligation, d: int) -> z3.BoolRef:
+        """A violation of ``ob`` by a path of exactly ``d`` transitions."""
+        parts = [z3.Not(self.enc.holds_at(ob, d))] if ob.invariant is not None else []
+        if d >= 1 and ob.steps:
+            parts.append(z3.Not(self.enc.step_ok(ob, d - 1)))
+        return z3.Or(*parts) if parts else z3.BoolVal(False)
+
+    def situation(self, ob: Obligation, d: int) -> z3.BoolRef:
+        """The situation of ``ob`` occurs at depth ``d``."""
+        parts = [self.enc.state_situation(ob, d)]
+        if d >= 1:
+            parts.append(self.enc.step_situation(ob, d - 1))
+        return z3.Or(*parts)
+
+    def path(self, d: int) -> Path:
+        """The path of length ``d`` in the last model."""
+        return self.enc.decode(self.solver.model(), d)
+
+
+def checked_path(ts: TransitionSystem, obligations: Sequence[Obligation], j: int, path: Path) -> Path:
+    """``path`` if it replays on the model and violates obligation ``j``; else a ModelError."""
+    compiled = compile_system(ts, obligations)
+    try:
+        replay(ts, compiled, path)
+    except ReplayError as exc:
+        raise ModelError(f"a symbolic counterexample does not replay on the model: {exc}") from None
+    if not violates(compiled, j, path):
+        raise ModelError("a symbolic counterexample does not violate its property on the model")
+    return path
+
+
+def bmc(ts: TransitionSystem, obligations: Sequence[Obligation], limits: Limits,
+        progress: Progress | None = None) -> list[Outcome]:
+    """Check every obligation up to ``limits.depth`` transitions."""
+    deadline = Deadline(limits.timeout)
+    unroll = Unrolling(ts, deadline)
+    n = len(obligations)
+    done: list[Outcome | None] = [None] * n
+    situated = [False] * n
+    stopped = ""
+    start = time.monotonic()
+
+    def stats(depth: int) -> Stats:
+        return Stats(depth=depth, seconds=time.monotonic() - start, solver_calls=unroll.calls)
+
+    for d in range(limits.depth + 1):
+        if d:
+            unroll.extend()
+        for j, ob in enumerate(obligations):
+            if done[j] is not None:
+                continue
+            r = unroll.query(unroll.bad(ob, d))
+            if r == z3.sat:
+                path = checked_path(ts, obligations, j, unroll.path(d))
+                done[j] = Outcome("violated", path=path, stats=stats(d), bounded=True, depth=d)
+            elif r == z3.unknown:
+                stopped = (f"time limit {limits.timeout:g}s reached at depth {d}" if deadline.expired()
+                           else f"Z3 answered unknown at depth {d} ({unroll.solver.reason_unknown()})")
+                break
+            if not situated[j] and done[j] is None:
+                r = unroll.query(unroll.situation(ob, d))
+                situated[j] = r == z3.sat
+        if progress is not None:
+            progress(0, 0, d, 0, deadline.elapsed())
+        if stopped or all(o is not None for o in done):
+            break
+        if deadline.expired():
+            stopped = f"time limit {limits.timeout:g}s reached at depth {d}"
+            break
+    reached = unroll.depth
+    out = []
+    for j, ob in enumerate(obligations):
+        found = done[j]
+        if found is not None:
+            out.append(found)
+        elif stopped:
+            out.append(Outcome("unknown", stats=stats(reached), bounded=True, depth=reached, message=stopped))
+        elif not situated[j]:
+            out.append(Outcome("unknown", stats=stats(reached), bounded=True, depth=reached,
+                               message=f"no violation up to depth {reached}, but the situation was "
+                                       f"not reached either: {ob.situation_text}"))
+        else:
+            out.append(Outcome("holds", stats=stats(reached), bounded=True, depth=reached,
+                               message=f"no violation up to depth {reached}"))
+    return out

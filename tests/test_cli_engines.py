@@ -1,0 +1,87 @@
+"""The symbolic engines through ``numacheck verify``: verdicts, JSON fields, limits, --jobs."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from numacheck.checker.cli import main
+
+RC1_RESTORE = ["-v", "linux-4.0-rc1", "-p", "numa-restore-keeps-write"]
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(done.value.code or 0), out, err
+
+
+def results(out: str) -> list[dict[str, Any]]:
+    doc = json.loads(out)
+    return list(doc["results"])
+
+
+@pytest.mark.parametrize("engine", ["explicit", "bmc", "kind", "pdr"])
+def test_every_engine_finds_the_rc1_regression_in_six_steps(engine: str,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["verify", "-e", engine, *RC1_RESTORE, "--depth", "8", "--format", "json"], capsys)
+    assert code == 0
+    (r,) = results(out)
+    assert r["engine"] == engine and r["verdict"] == "violated" and r["as_expected"]
+    assert len(r["trace"]["steps"]) == 7
+    assert [s["action"] for s in r["trace"]["steps"]][-2:] == ["access", "do_numa_page"]
+
+
+def test_pdr_proves_with_a_checked_certificate(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["verify", "-e", "pdr", "-v", "linux-4.0", "-p", "numa-restore-keeps-write",
+                        "--format", "json"], capsys)
+    assert code == 0
+    (r,) = results(out)
+    assert r["verdict"] == "holds" and r["bounded"] is False
+    assert r["certificate_checked"] is True and r["certificate"]
+    assert r["trace"] is None
+
+
+def test_show_invariant_prints_the_certificate(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["verify", "-e", "pdr", "-v", "linux-4.0", "-p", "protnone-never-accessed",
+                        "--show-invariant"], capsys)
+    assert code == 0
+    assert "inductive invariant (checked):" in out
+    assert re.search(r"^    .*p\d\.pte0\.", out, re.MULTILINE)
+
+
+def test_bmc_holds_is_bounded(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["verify", "-e", "bmc", "-v", "linux-4.0", "-p", "numa-restore-keeps-write",
+                        "--depth", "7", "--format", "json"], capsys)
+    assert code == 0
+    (r,) = results(out)
+    assert r["verdict"] == "holds" and r["bounded"] is True and r["depth"] == 7
+
+
+@pytest.mark.parametrize("engine", ["bmc", "kind", "pdr"])
+def test_time_limit_gives_unknown_and_exit_3(engine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["verify", "-e", engine, "-v", "linux-4.9", "-p", "write-requires-exclusive",
+                        "--timeout", "0.05", "--format", "json"], capsys)
+    assert code == 3
+    (r,) = results(out)
+    assert r["verdict"] == "unknown" and "time limit" in r["message"]
+
+
+def _without_timings(text: str) -> str:
+    text = re.sub(r'"(seconds|states_per_second|peak_memory_mb)": [0-9.e+-]+', r'"\1": 0', text)
+    return re.sub(r"\d+\.\d+s\b", "Xs", text)
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_jobs_do_not_change_results_or_output(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["verify", "--processes", "1", "-v", "linux-4.0-rc1", "-v", "linux-4.0", "-v", "linux-6.2",
+            "--format", fmt]
+    code1, out1, _ = run([*argv, "--jobs", "1"], capsys)
+    code2, out2, _ = run([*argv, "--jobs", "2"], capsys)
+    assert code1 == code2
+    assert _without_timings(out1) == _without_timings(out2)
+    assert "linux-6.2" in out1

@@ -1,0 +1,74 @@
+"""The engines agree: same verdicts, counterexamples of the same length, on generated systems
+and on the real model.
+
+Explicit search is the reference: it explores every reachable state of a finite system.  BMC run
+deeper than the explicit search's depth must find exactly its violations, at the same length;
+PDR must find them too (shortened to the same length) and prove everything else; k-induction,
+when it concludes, must concur.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+
+from numacheck.checker.bmc import bmc
+from numacheck.checker.explicit import explore
+from numacheck.checker.kind import kind
+from numacheck.checker.outcome import Limits, Outcome
+from numacheck.checker.pdr import pdr
+from numacheck.model.instance import Instance
+from numacheck.model.system import Obligation, TransitionSystem
+from numacheck.model.variant import build
+from numacheck.model.variants import BUILTIN
+from numacheck.properties import BUILTIN as PROPERTIES
+from tests.gen import systems
+
+
+def agree(ts: TransitionSystem, obligations: list[Obligation], timeout: float = 120) -> None:
+    reference = explore(ts, obligations)
+    depth = max(o.stats.depth for o in reference) + 1
+    limits = Limits(depth=depth, timeout=timeout)
+    by_engine = {
+        "bmc": bmc(ts, obligations, limits),
+        "kind": kind(ts, obligations, limits),
+        "pdr": pdr(ts, obligations, limits),
+    }
+    for j, ref in enumerate(reference):
+        for engine, outs in by_engine.items():
+            check_pair(ref, outs[j], engine, obligations[j].name)
+
+
+def check_pair(ref: Outcome, got: Outcome, engine: str, name: str) -> None:
+    where = f"{name}: explicit={ref.verdict}/{ref.depth}, {engine}={got.verdict}/{got.depth} {got.message}"
+    if ref.verdict == "violated":
+        if engine == "kind" and got.verdict == "unknown":
+            raise AssertionError(where)  # the base case reaches every depth the explicit search did
+        assert got.verdict == "violated", where
+        assert got.path is not None and len(got.path) - 1 == ref.depth == got.depth, where
+    elif ref.verdict == "holds":
+        expected = {"bmc": {"holds"}, "kind": {"holds", "unknown"}, "pdr": {"holds"}}[engine]
+        assert got.verdict in expected, where
+        if engine == "pdr":
+            assert got.certificate_checked and not got.bounded, where
+    elif ref.verdict == "vacuous":
+        expected = {"bmc": {"unknown"}, "kind": {"unknown"}, "pdr": {"vacuous"}}[engine]
+        assert got.verdict in expected, where
+
+
+@settings(max_examples=60)
+@given(systems())
+def test_engines_agree_on_generated_systems(system: tuple[TransitionSystem, list[Obligation]]) -> None:
+    ts, obligations = system
+    agree(ts, obligations)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", list(BUILTIN))
+def test_engines_agree_on_every_era(variant: str) -> None:
+    """Every property of every built-in era on a one-process, one-node instance (about 10 s
+    each); benchmarks/engine_matrix.py repeats this on the default instance."""
+    inst = Instance(processes=1, pages=1, nodes=1)
+    ts = build(BUILTIN[variant], inst)
+    obligations = [p.instantiate(ts, inst) for p in PROPERTIES.values()]
+    agree(ts, obligations)

@@ -1,0 +1,118 @@
+"""ITF traces: written for every counterexample, replayed by ``numacheck replay`` with exit 0/1/2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from numacheck.checker.cli import main
+from numacheck.checker.itf import layout, nest
+
+RC1 = ["verify", "-e", "bmc", "-v", "linux-4.0-rc1", "-p", "numa-restore-keeps-write", "--depth", "8"]
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(done.value.code or 0), out, err
+
+
+@pytest.fixture(scope="module")
+def trace_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("itf")
+    with pytest.raises(SystemExit) as done:
+        main([*RC1, "--format", "itf", "--output", str(folder)])
+    assert done.value.code == 0
+    files = list(folder.glob("*.itf.json"))
+    assert [f.name for f in files] == ["linux-4.0-rc1__numa-restore-keeps-write.itf.json"]
+    return files[0]
+
+
+def test_itf_document_shape(trace_file: Path) -> None:
+    doc = json.loads(trace_file.read_text())
+    assert doc["#meta"]["format"] == "ITF"
+    assert doc["#meta"]["numacheck"]["instance"] == {"processes": 2, "pages": 1, "nodes": 2}
+    states = doc["states"]
+    assert [s["#meta"]["index"] for s in states] == list(range(len(states)))
+    assert len(states) == 7  # the 6-step shortest counterexample
+    assert states[-1]["#meta"]["function"] == "do_numa_page"
+    # records per process (vma, task, pte list) and per frame; integers as #bigint
+    p1 = states[3]["p1"]
+    assert p1["vma"]["VM_WRITE"] is True
+    assert p1["pte"][0]["write"] is True and p1["pte"][0]["pfn"] == "anon0"
+    assert p1["task"]["node"] == {"#bigint": "0"}
+    assert set(doc["vars"]) == {k for k in states[0] if k != "#meta"}
+
+
+def test_replay_accepts_the_written_trace(trace_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["replay", str(trace_file)], capsys)
+    assert code == 0, out
+    assert "6 steps" in out and "violates numa-restore-keeps-write" in out
+
+
+def test_replay_names_the_step_of_a_changed_field(trace_file: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    doc = json.loads(trace_file.read_text())
+    doc["states"][3]["p1"]["pte"][0]["dirty"] = False  # do_anonymous_page sets _PAGE_DIRTY
+    bad = tmp_path / "changed.itf.json"
+    bad.write_text(json.dumps(doc))
+    code, out, _ = run(["replay", str(bad)], capsys)
+    assert code == 1
+    assert "step 3 (do_anonymous_page" in out and "p1.pte0.dirty is 0 in the trace" in out
+
+
+def test_replay_on_another_variant_names_the_first_differing_step(trace_file: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # linux-4.0 restores _PAGE_RW, so the last step reaches a different state there
+    code, out, _ = run(["replay", str(trace_file), "--variant", "linux-4.0"], capsys)
+    assert code == 1
+    assert "step 4 (change_prot_numa" in out
+
+
+def test_replay_rejects_a_truncated_file(trace_file: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    cut = tmp_path / "cut.itf.json"
+    text = trace_file.read_text()
+    cut.write_text(text[: len(text) // 2])
+    code, _, err = run(["replay", str(cut)], capsys)
+    assert code == 2
+    assert "not a valid trace" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("damage", ["no_states", "bad_value", "missing_field", "bad_index", "no_meta"])
+def test_replay_rejects_malformed_traces(trace_file: Path, tmp_path: Path, damage: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    doc = json.loads(trace_file.read_text())
+    if damage == "no_states":
+        doc["states"] = []
+    elif damage == "bad_value":
+        doc["states"][2]["p0"]["task"]["node"] = {"#bigint": "9"}
+    elif damage == "missing_field":
+        del doc["states"][1]["anon0"]
+    elif damage == "bad_index":
+        doc["states"][1]["#meta"]["index"] = 5
+    else:
+        del doc["#meta"]
+    bad = tmp_path / f"{damage}.itf.json"
+    bad.write_text(json.dumps(doc))
+    code, _, err = run(["replay", str(bad)], capsys)
+    assert code == 2, err
+    assert err.startswith("numacheck: ") and len(err.strip().splitlines()) == 1
+
+
+def test_layout_nests_by_group_and_round_trips() -> None:
+    class F:
+        def __init__(self, name: str, group: str) -> None:
+            self.name, self.group = name, group
+
+    fields = [F("p0.pte1.write", "p0 pte[1]"), F("p0.pte0.write", "p0 pte[0]"),
+              F("p0.mapped", "p0 vma"), F("x", "")]
+    paths = layout(fields)
+    assert paths["p0.pte1.write"] == ("p0", "pte", 1, "write")
+    assert paths["x"] == ("x",)
+    nested = nest({paths[f.name]: f.name for f in fields})
+    assert nested["p0"]["pte"][1]["write"] == "p0.pte1.write"
+    assert nested["p0"]["vma"]["mapped"] == "p0.mapped"
