@@ -31,9 +31,9 @@ from numacheck.model.system import Obligation, TransitionSystem
 
 #: Spacer's run time on this model is heavy-tailed: the same query takes 2s or over 100s
 #: depending on the random seed and on the order of clauses (seen across seeds on the built-in
-#: variants).  So each question is asked with restarts: a fresh Spacer per attempt, a new seed, alternating rule
-#: inlining (off suits most proofs, on most counterexamples), and a budget that doubles every
-#: two attempts, starting here.
+#: variants).  So each question is asked with restarts: a fresh Spacer per attempt, a new seed,
+#: alternating rule inlining (off suits most proofs, on most counterexamples), and a budget that
+#: doubles every two attempts, starting here.
 RESTART_BUDGET = 4.0
 #: The BMC lane's time after each unanswered Spacer attempt, as a share of that attempt's budget.
 LANE_SHARE = 0.5
