@@ -68,6 +68,21 @@ class Unrolling:
         """The path of length ``d`` in the last model."""
         return self.enc.decode(self.solver.model(), d)
 
+    def violation_at(self, obligations: Sequence[Obligation], j: int, d: int) -> Path | None:
+        """A replayed violation of obligation ``j`` by a path of ``d`` steps, or None if there is
+        none; SolverStoppedError when Z3 gives no answer (the time limit, or its own unknown)."""
+        r = self.query(self.bad(obligations[j], d))
+        if r == z3.unknown:
+            raise SolverStoppedError("time limit reached" if self.deadline.expired()
+                                     else f"Z3 answered unknown ({self.solver.reason_unknown()})")
+        if r == z3.sat:
+            return checked_path(self.enc.ts, obligations, j, self.path(d))
+        return None
+
+
+class SolverStoppedError(Exception):
+    """Z3 answered ``unknown``: the verdict must be ``unknown`` too."""
+
 
 def checked_path(ts: TransitionSystem, obligations: Sequence[Obligation], j: int, path: Path) -> Path:
     """``path`` if it replays on the model and violates obligation ``j``; else a ModelError."""
@@ -101,14 +116,13 @@ def bmc(ts: TransitionSystem, obligations: Sequence[Obligation], limits: Limits,
         for j, ob in enumerate(obligations):
             if done[j] is not None:
                 continue
-            r = unroll.query(unroll.bad(ob, d))
-            if r == z3.sat:
-                path = checked_path(ts, obligations, j, unroll.path(d))
-                done[j] = Outcome("violated", path=path, stats=stats(d), bounded=True, depth=d)
-            elif r == z3.unknown:
-                stopped = (f"time limit {limits.timeout:g}s reached at depth {d}" if deadline.expired()
-                           else f"Z3 answered unknown at depth {d} ({unroll.solver.reason_unknown()})")
+            try:
+                path = unroll.violation_at(obligations, j, d)
+            except SolverStoppedError as exc:
+                stopped = f"{exc} at depth {d}"
                 break
+            if path is not None:
+                done[j] = Outcome("violated", path=path, stats=stats(d), bounded=True, depth=d)
             if not situated[j] and done[j] is None:
                 r = unroll.query(unroll.situation(ob, d))
                 situated[j] = r == z3.sat

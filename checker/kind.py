@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import z3
 
-from numacheck.checker.bmc import Unrolling, checked_path
+from numacheck.checker.bmc import SolverStoppedError, Unrolling
 from numacheck.checker.encoding import Encoding
 from numacheck.checker.explicit import Progress
 from numacheck.checker.houdini import HoudiniTimeoutError, houdini
@@ -104,15 +104,14 @@ def kind(ts: TransitionSystem, obligations: Sequence[Obligation], limits: Limits
         for j, ob in enumerate(obligations):
             if done[j] is not None:
                 continue
-            r = base.query(base.bad(ob, d))
-            if r == z3.sat:
-                path = checked_path(ts, obligations, j, base.path(d))
+            try:
+                path = base.violation_at(obligations, j, d)
+            except SolverStoppedError as exc:
+                stopped = f"{exc} in the base case at depth {d}"
+                break
+            if path is not None:
                 done[j] = Outcome("violated", path=path, stats=stats(d), bounded=True, depth=d)
                 continue
-            if r == z3.unknown:
-                stopped = (f"time limit {limits.timeout:g}s reached in the base case at depth {d}"
-                           if deadline.expired() else f"Z3 answered unknown in the base case at depth {d}")
-                break
             if not situated[j]:
                 situated[j] = base.query(base.situation(ob, d)) == z3.sat
             if inductive_at[j] is None and d >= 1:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import z3
 
-from numacheck.checker.bmc import Unrolling, checked_path
+from numacheck.checker.bmc import SolverStoppedError, Unrolling
 from numacheck.checker.codegen import compile_system
 from numacheck.checker.encoding import literal
 from numacheck.checker.explicit import Progress
@@ -273,16 +273,16 @@ class BmcLane:
         """Deepen for ``budget`` seconds; the violating path if one was found."""
         slice_ = Deadline(min(budget, self.deadline.remaining()))
         self.unroll.deadline = slice_
-        ob = self.obligations[self.j]
         while self.next_depth <= self.limit and not slice_.expired():
             d = self.next_depth
             while self.unroll.depth < d:
                 self.unroll.extend()
-            r = self.unroll.query(self.unroll.bad(ob, d))
-            if r == z3.unknown:
+            try:
+                path = self.unroll.violation_at(self.obligations, self.j, d)
+            except SolverStoppedError:
                 return None  # the slice ran out; this depth is asked again next time
-            if r == z3.sat:
-                return checked_path(self.ts, self.obligations, self.j, self.unroll.path(d))
+            if path is not None:
+                return path
             self.next_depth += 1
         return None
 
