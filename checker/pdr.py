@@ -26,7 +26,7 @@ from numacheck.checker.outcome import Deadline, Limits, Outcome, Path
 from numacheck.checker.replay import violates
 from numacheck.checker.result import Stats
 from numacheck.checker.z3lower import Lowering, domain, env, state_vars
-from numacheck.model.schema import Schema
+from numacheck.model.schema import Field, Schema
 from numacheck.model.system import Obligation, TransitionSystem
 
 #: Spacer's run time on this model is heavy-tailed: the same query takes 2s or over 100s
@@ -181,20 +181,31 @@ def check_certificate(horn: Horn, ob: Obligation, inv: z3.BoolRef, deadline: Dea
 
 
 def render_invariant(inv: z3.BoolRef, schema: Schema) -> str:
-    """The invariant as one clause per line, variables named after their fields."""
-    clauses = inv.children() if z3.is_and(inv) else [inv]
+    """The invariant as one clause per line, fields named the kernel's way (``p1.pte[0]._PAGE_RW``,
+    ``anon0.PageAnonExclusive``); Spacer's own lemmas come first, then the Houdini background."""
+    clauses: list[z3.ExprRef] = []
+    pending: list[z3.ExprRef] = [inv]
+    while pending:
+        e = pending.pop(0)
+        if z3.is_and(e):
+            pending[:0] = e.children()
+        elif not z3.is_true(e):
+            clauses.append(e)
     names = {f"{f.name}@x": f for f in schema.fields}
+
+    def shown(f: Field) -> str:
+        return f"{f.group.replace(' ', '.')}.{f.label.replace(' ', '_')}" if f.group and f.label else f.name
 
     def atom(e: z3.ExprRef) -> str:
         if z3.is_const(e) and str(e) in names:
-            return names[str(e)].name
+            return shown(names[str(e)])
         if z3.is_eq(e) or z3.is_le(e) or z3.is_ge(e) or z3.is_lt(e) or z3.is_gt(e):
             a, b = e.children()
             op = {z3.Z3_OP_EQ: "=", z3.Z3_OP_LE: "<=", z3.Z3_OP_GE: ">=", z3.Z3_OP_LT: "<",
                   z3.Z3_OP_GT: ">"}[e.decl().kind()]
             field = names.get(str(a))
             if field is not None and z3.is_int_value(b):
-                return f"{field.name} {op} {field.render(b.as_long())}"
+                return f"{shown(field)} {op} {field.render(b.as_long())}"
             return f"{atom(a)} {op} {atom(b)}"
         if z3.is_not(e):
             return "!" + atom(e.children()[0])
