@@ -20,6 +20,7 @@ from numacheck.checker.itf import ItfError, ItfTrace
 from numacheck.checker.itf import load as itf_load
 from numacheck.checker.outcome import DEFAULT_DEPTH, Limits
 from numacheck.checker.parallel import Done, run_checks
+from numacheck.checker.promela import to_promela
 from numacheck.checker.replay_itf import replay_itf
 from numacheck.checker.result import (
     EXIT_INCONCLUSIVE,
@@ -32,7 +33,7 @@ from numacheck.checker.result import (
 from numacheck.checker.run import ENGINES, Check
 from numacheck.model.expr import ModelError
 from numacheck.model.instance import Instance
-from numacheck.model.variant import Variant
+from numacheck.model.variant import Variant, build
 from numacheck.model.variants import BUILTIN as VARIANTS
 from numacheck.model.variants import resolve as resolve_variant
 from numacheck.properties import BUILTIN as PROPERTIES
@@ -204,6 +205,28 @@ def _trace_variant(trace: ItfTrace, override: str | None) -> Variant:
         return resolve_variant(file)
     raise UsageProblemError(f"the trace is for variant {name!r}, which is not built in and whose "
                             f"file {file or '(none)'} is not here; pass --variant FILE.py")
+
+
+@cli.command()
+@click.option("--variant", "-v", "variant", default="linux-4.9", show_default=True, metavar="NAME|FILE.py")
+@click.option("--property", "-p", "properties", multiple=True, metavar="NAME",
+              help="Property to assert (repeatable; default: every property).")
+@click.option("--processes", type=int, default=Instance.processes, show_default=True)
+@click.option("--pages", type=int, default=Instance.pages, show_default=True)
+@click.option("--nodes", type=int, default=Instance.nodes, show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None)
+def export(variant: str, properties: Sequence[str], processes: int, pages: int, nodes: int,
+           output: str | None) -> None:
+    """Export a variant on an instance as a Promela model with the same state space (for SPIN)."""
+    inst = Instance(processes=processes, pages=pages, nodes=nodes)
+    chosen = resolve_variant(variant)
+    props = [resolve_property(p) for p in properties] or list(PROPERTIES.values())
+    ts = build(chosen, inst)
+    model = to_promela(ts, [p.instantiate(ts, inst) for p in props])
+    if output is None:
+        click.echo(model, nl=False)
+    else:
+        Path(output).write_text(model, encoding="utf-8")
 
 
 @cli.command(name="list")

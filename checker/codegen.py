@@ -21,7 +21,7 @@ from numacheck.model.system import Obligation, TransitionSystem
 _MAX_NEST = 24
 
 
-def _interval(e: Expr, schema: Schema) -> tuple[int, int]:
+def interval(e: Expr, schema: Schema) -> tuple[int, int]:
     """A sound range of an integer expression (interval arithmetic over field ranges)."""
     if e.op == "const":
         v = int(e.payload)  # type: ignore[call-overload]
@@ -30,13 +30,13 @@ def _interval(e: Expr, schema: Schema) -> tuple[int, int]:
         f = schema[str(e.payload)]
         return f.lo, f.hi
     if e.op == "ite":
-        a, b = _interval(e.args[1], schema), _interval(e.args[2], schema)
+        a, b = interval(e.args[1], schema), interval(e.args[2], schema)
         return min(a[0], b[0]), max(a[1], b[1])
     if e.op == "add":
-        parts = [_interval(a, schema) for a in e.args]
+        parts = [interval(a, schema) for a in e.args]
         return sum(p[0] for p in parts), sum(p[1] for p in parts)
     if e.op == "sub":
-        a, b = _interval(e.args[0], schema), _interval(e.args[1], schema)
+        a, b = interval(e.args[0], schema), interval(e.args[1], schema)
         return a[0] - b[1], a[1] - b[0]
     raise ModelError(f"not an integer expression: {e.op}")
 
@@ -189,7 +189,7 @@ def _system_function(ts: TransitionSystem, obligations: Sequence[Obligation], fa
             local = f"n{k}"
             lines.append(f"        {local} = {inner.text(e)}")
             if f.kind == "int":
-                lo, hi = _interval(e, schema)
+                lo, hi = interval(e, schema)
                 if lo < f.lo or hi > f.hi:
                     lines.append(
                         f"        if not {f.lo} <= {local} <= {f.hi}: "
