@@ -129,9 +129,7 @@ def test_an_invariant_violation_takes_spin_one_more_step(tmp_path: Path) -> None
 
 def test_cli_export_writes_the_model(tmp_path: Path) -> None:
     out = tmp_path / "m.pml"
-    with pytest.raises(SystemExit) as done:
-        main(["export", "-v", "linux-4.0-rc1", "--processes", "1", "-p", "numa-restore-keeps-write",
-              "-o", str(out)])
-    assert done.value.code in (0, None)
+    main(["export", "-v", "linux-4.0-rc1", "--processes", "1", "-p", "numa-restore-keeps-write",
+          "-o", str(out)])
     text = out.read_text()
     assert "linux-4.0-rc1[1 processes x 1 pages, 2 nodes]" in text and "d_step" in text
