@@ -79,7 +79,7 @@ def result_line(r: Result) -> str:
         status = "inconclusive"
     else:
         status = f"UNEXPECTED (expected {r.expected})"
-    if r.engine == "explicit":
+    if r.stats.states:  # decided by explicit search (alone or in the portfolio)
         figures = f"{r.stats.states} states, {r.stats.seconds:.2f}s"
     else:
         scope = f"depth {r.depth}" if r.bounded else "unbounded"
