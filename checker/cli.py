@@ -123,6 +123,8 @@ def verify(variants: Sequence[str], properties: Sequence[str], engine: str, proc
         raise UsageProblemError("--jobs must be at least 1")
     if fmt == "itf" and output is None:
         raise UsageProblemError("--format itf writes one file per trace: give a directory with --output")
+    if output is not None:
+        _writable(output, folder=fmt == "itf")
     limits = Limits(max_states=max_states, timeout=timeout, max_memory_mb=max_memory, depth=depth,
                     seed=seed)
     plan = [Check(v, tuple(chosen_props), engine, inst, limits) for v in chosen_variants]
@@ -153,10 +155,9 @@ def _write(fmt: str, results: list[Result], inst: Instance, output: str | None, 
     if fmt == "itf":
         assert output is not None
         folder = Path(output)
-        folder.mkdir(parents=True, exist_ok=True)
         files = itf.render(results)
         for name, body in files.items():
-            (folder / name).write_text(body, encoding="utf-8")
+            _save(folder / name, body)
         click.echo(f"{len(files)} ITF trace(s) written to {folder}/", err=True)
         return
     if fmt == "text":
@@ -167,7 +168,25 @@ def _write(fmt: str, results: list[Result], inst: Instance, output: str | None, 
     if output is None:
         click.echo(report)
     else:
-        Path(output).write_text(report.rstrip("\n") + "\n", encoding="utf-8")
+        _save(Path(output), report.rstrip("\n") + "\n")
+
+
+def _writable(output: str, folder: bool) -> None:
+    """Fail before a long run, not after it, when the report cannot be written."""
+    target = Path(output) if folder else Path(output).parent
+    probe = target
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise UsageProblemError(f"cannot write to {output}: {probe} is not a writable directory")
+
+
+def _save(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageProblemError(f"cannot write {path}: {exc.strerror}") from None
 
 
 @cli.command()
@@ -226,7 +245,7 @@ def export(variant: str, properties: Sequence[str], processes: int, pages: int, 
     if output is None:
         click.echo(model, nl=False)
     else:
-        Path(output).write_text(model, encoding="utf-8")
+        _save(Path(output), model)
 
 
 @cli.command(name="list")
