@@ -113,5 +113,11 @@ def summary(results: list[Result], seconds: float) -> str:
     unknown = sum(1 for r in results if not r.conclusive)
     violated = sum(1 for r in results if r.verdict == "violated")
     word = "OK" if not unexpected and not unknown else ("FAILED" if unexpected else "INCONCLUSIVE")
+    # one search serves every property of a variant, so its states count once
+    states: dict[tuple[str, str], int] = {}
+    for r in results:
+        key = (r.variant, r.engine)
+        states[key] = max(states.get(key, 0), r.stats.states)
+    explored = f", {sum(states.values()):,} distinct states explored" if any(states.values()) else ""
     return (f"{word}: {len(results)} checks, {violated} violations, {unexpected} not as expected, "
-            f"{unknown} inconclusive, {seconds:.1f}s")
+            f"{unknown} inconclusive{explored}, {seconds:.1f}s")
