@@ -37,9 +37,27 @@ class Unrolling:
         self._lits = 0
 
     def extend(self) -> None:
-        """Add one transition."""
-        self.solver.add(self.enc.trans(self.depth), *self.enc.domain(self.depth + 1))
+        """Add one transition.  A reachable step that assigns a field a value outside its range
+        is a model error, as in the explicit engine: the range constraints of the new state
+        must not silently disable it."""
+        k = self.depth
+        self.solver.add(self.enc.trans(k))
+        if self.query(z3.Not(z3.And(*self.enc.domain(k + 1)))) == z3.sat:
+            raise ModelError(self._overflow(k))
+        self.solver.add(*self.enc.domain(k + 1))
         self.depth += 1
+
+    def _overflow(self, k: int) -> str:
+        model = self.solver.model()
+        action = self.enc.ts.actions[model.eval(self.enc.act(k)).as_long()]
+        after = self.enc.state(k + 1)
+        for f in self.enc.schema.fields:
+            value = model.eval(after[f.name], model_completion=True)
+            number = int(z3.is_true(value)) if f.kind == "bool" else value.as_long()
+            if not f.lo <= number <= f.hi:
+                return (f"{action.label} assigns {number} to {f.name}, outside its range "
+                        f"({f.describe()}), {k + 1} steps from an initial state")
+        return f"{action.label} leaves the field ranges {k + 1} steps from an initial state"
 
     def query(self, formula: z3.BoolRef) -> z3.CheckSatResult:
         """Is ``formula`` satisfiable together with the unrolling?"""
@@ -85,15 +103,19 @@ class SolverStoppedError(Exception):
 
 
 def checked_path(ts: TransitionSystem, obligations: Sequence[Obligation], j: int, path: Path) -> Path:
-    """``path`` if it replays on the model and violates obligation ``j``; else a ModelError."""
+    """``path`` if it replays on the model and violates obligation ``j``; else an EngineError."""
     compiled = compile_system(ts, obligations)
     try:
         replay(ts, compiled, path)
     except ReplayError as exc:
-        raise ModelError(f"a symbolic counterexample does not replay on the model: {exc}") from None
+        raise EngineError(f"a symbolic counterexample does not replay on the model: {exc}") from None
     if not violates(compiled, j, path):
-        raise ModelError("a symbolic counterexample does not violate its property on the model")
+        raise EngineError("a symbolic counterexample does not violate its property on the model")
     return path
+
+
+class EngineError(RuntimeError):
+    """An engine disagrees with the model it checks: a bug in numacheck, not in the input."""
 
 
 def bmc(ts: TransitionSystem, obligations: Sequence[Obligation], limits: Limits,
@@ -105,6 +127,7 @@ def bmc(ts: TransitionSystem, obligations: Sequence[Obligation], limits: Limits,
     done: list[Outcome | None] = [None] * n
     situated = [False] * n
     stopped = ""
+    checked = -1  # the last depth checked for every property
     start = time.monotonic()
 
     def stats(depth: int) -> Stats:
@@ -126,21 +149,26 @@ def bmc(ts: TransitionSystem, obligations: Sequence[Obligation], limits: Limits,
             if not situated[j] and done[j] is None:
                 r = unroll.query(unroll.situation(ob, d))
                 situated[j] = r == z3.sat
+        if stopped:
+            break
+        checked = d
         if progress is not None:
             progress(0, 0, d, 0, deadline.elapsed())
-        if stopped or all(o is not None for o in done):
+        if all(o is not None for o in done):
             break
         if deadline.expired():
-            stopped = f"time limit {limits.timeout:g}s reached at depth {d}"
+            stopped = f"time limit {limits.timeout:g}s reached after depth {d}"
             break
-    reached = unroll.depth
+    reached = checked
     out = []
     for j, ob in enumerate(obligations):
         found = done[j]
         if found is not None:
             out.append(found)
         elif stopped:
-            out.append(Outcome("unknown", stats=stats(reached), bounded=True, depth=reached, message=stopped))
+            out.append(Outcome("unknown", stats=stats(max(reached, 0)), bounded=True, depth=max(reached, 0),
+                               message=f"{stopped}; no violation up to depth {reached}" if reached >= 0
+                               else stopped))
         elif not situated[j]:
             out.append(Outcome("unknown", stats=stats(reached), bounded=True, depth=reached,
                                message=f"no violation up to depth {reached}, but the situation was "

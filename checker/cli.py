@@ -115,8 +115,10 @@ def verify(variants: Sequence[str], properties: Sequence[str], engine: str, proc
     chosen_props = [resolve_property(p) for p in properties] or list(PROPERTIES.values())
     if max_states < 1:
         raise UsageProblemError("--max-states must be at least 1")
-    if timeout is not None and timeout <= 0:
+    if timeout is not None and not timeout > 0:  # also rejects nan
         raise UsageProblemError("--timeout must be a positive number of seconds")
+    if max_memory is not None and not max_memory > 0:
+        raise UsageProblemError("--max-memory must be a positive number of MiB")
     if depth < 0:
         raise UsageProblemError("--depth must be 0 or more")
     if jobs < 1:
@@ -173,6 +175,8 @@ def _write(fmt: str, results: list[Result], inst: Instance, output: str | None, 
 
 def _writable(output: str, folder: bool) -> None:
     """Fail before a long run, not after it, when the report cannot be written."""
+    if not folder and Path(output).is_dir():
+        raise UsageProblemError(f"cannot write to {output}: it is a directory")
     target = Path(output) if folder else Path(output).parent
     probe = target
     while not probe.exists():
@@ -203,6 +207,8 @@ def replay(trace_file: str, variant: str | None) -> None:
         trace = itf_load(Path(trace_file).read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageProblemError(f"cannot read {trace_file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageProblemError(f"{trace_file} is not a valid trace: not UTF-8 text") from None
     except ItfError as exc:
         raise UsageProblemError(f"{trace_file} is not a valid trace: {exc}") from None
     try:
@@ -219,11 +225,10 @@ def _trace_variant(trace: ItfTrace, override: str | None) -> Variant:
     name = str(trace.meta["variant"])
     if name in VARIANTS:
         return VARIANTS[name]
-    file = str(trace.meta.get("variant_file", ""))
-    if file and Path(file).is_file():
-        return resolve_variant(file)
-    raise UsageProblemError(f"the trace is for variant {name!r}, which is not built in and whose "
-                            f"file {file or '(none)'} is not here; pass --variant FILE.py")
+    # A trace file names its variant file, but replay never runs code a trace points at.
+    file = str(trace.meta.get("variant_file", "")) or "FILE.py"
+    raise UsageProblemError(f"the trace is for variant {name!r}, which is not built in; "
+                            f"pass --variant {file} to replay it on that file")
 
 
 @cli.command()

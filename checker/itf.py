@@ -135,6 +135,8 @@ def load(text: str) -> ItfTrace:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ItfError(f"not JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise ItfError("JSON nested too deeply for a trace") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("states"), list) or not doc["states"]:
         raise ItfError("an ITF trace is an object with a non-empty 'states' list")
     if not isinstance(doc.get("vars"), list):

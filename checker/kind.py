@@ -140,7 +140,7 @@ def kind(ts: TransitionSystem, obligations: Sequence[Obligation], limits: Limits
         if found is not None:
             out.append(found)
             continue
-        reach = base.depth
+        reach = max(base.depth - 1, 0) if stopped else base.depth  # the last depth fully checked
         if stopped:
             why = stopped
         elif inductive_at[j] is not None:

@@ -370,9 +370,11 @@ def pdr_one(ts: TransitionSystem, obligations: Sequence[Obligation], j: int, lim
         return Outcome("violated", path=path, stats=stats(len(path) - 1), depth=len(path) - 1,
                        notes=notes)
     if r == z3.unknown:
-        return Outcome("unknown", stats=stats(lane.next_depth), bounded=True, depth=lane.next_depth,
-                       message=f"Spacer gave no answer after {attempts} and BMC found no violation "
-                               f"up to depth {max(lane.next_depth - 1, 0)} "
+        checked = lane.next_depth - 1
+        bmc_part = (f"BMC found no violation up to depth {checked}" if checked >= 0
+                    else "BMC checked no depth")
+        return Outcome("unknown", stats=stats(max(checked, 0)), bounded=True, depth=max(checked, 0),
+                       message=f"Spacer gave no answer after {attempts} and {bmc_part} "
                                f"({_reason(horn, deadline, limits)})")
     inv = z3.And(horn.invariant(), horn.background)
     problem = check_certificate(horn, ob, inv, deadline)

@@ -25,6 +25,8 @@ from numacheck.model.system import Obligation, TransitionSystem
 EngineFn = Callable[[TransitionSystem, Sequence[Obligation], Limits, "Progress | None"], list[Outcome]]
 
 ORDER = ("explicit", "bmc", "pdr", "kind")
+#: The engines whose counterexamples are shortest by construction.
+SHORTEST = frozenset({"explicit", "bmc", "kind"})
 
 
 def conclusive(o: Outcome) -> bool:
@@ -51,12 +53,13 @@ def _run_task(engines: dict[str, EngineFn], task: _Task, ts: TransitionSystem,
 def _disagreement(answers: list[tuple[str, Outcome]]) -> str:
     decided = [(e, o) for e, o in answers if conclusive(o)]
     verdicts = {o.verdict for _, o in decided}
-    if "violated" in verdicts and len(verdicts) > 1:
+    if len(verdicts) > 1:  # violated, holds (unbounded) and vacuous exclude each other
         return ", ".join(f"{e}={o.verdict}" for e, o in decided)
-    lengths = {o.depth for _, o in answers if o.verdict == "violated"}
-    if len(lengths) > 1:
-        return "counterexample lengths differ: " + ", ".join(
-            f"{e}={o.depth}" for e, o in answers if o.verdict == "violated")
+    # explicit, bmc and kind search depths in order, so their counterexamples are shortest ones;
+    # pdr's is too only when its BMC shortening finished in time
+    shortest_first = [(e, o) for e, o in answers if o.verdict == "violated" and e in SHORTEST]
+    if len({o.depth for _, o in shortest_first}) > 1:
+        return "counterexample lengths differ: " + ", ".join(f"{e}={o.depth}" for e, o in shortest_first)
     bounded_holds = [o.depth for _, o in answers if o.verdict == "holds" and o.bounded]
     shortest = [o.depth for _, o in decided if o.verdict == "violated"]
     if bounded_holds and shortest and min(shortest) <= max(bounded_holds):

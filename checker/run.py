@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+import z3
+
 from numacheck.checker.bmc import bmc
 from numacheck.checker.explicit import Progress, explore
 from numacheck.checker.kind import kind
@@ -55,8 +57,16 @@ class Check:
     limits: Limits
 
 
+def fresh_solver_context() -> None:
+    """Start Z3 afresh: it numbers terms in one global context and its search order follows
+    those numbers, so without this a check's counterexample or invariant would depend on the
+    checks run before it in the same process (and so on ``--jobs``)."""
+    z3.z3._main_ctx = None
+
+
 def run_check(check: Check, progress: Progress | None = None) -> list[Result]:
     """Check ``check.properties`` on ``check.variant``; one result per property, in order."""
+    fresh_solver_context()
     ts = build(check.variant, check.instance)
     obligations = [p.instantiate(ts, check.instance) for p in check.properties]
     outcomes = ENGINES[check.engine](ts, obligations, check.limits, progress)

@@ -72,6 +72,7 @@ class Variant:
         ops = [by_name.pop(op.name, op) for op in self.operations if op.name not in remove_ops]
         ops.extend(by_name.values())
         expectations = dict(self.expect_violated if expect_violated is None else expect_violated)
+        meta.setdefault("source", "")  # a derived variant lives in its own file, not its parent's
         return replace(self, name=name, operations=tuple(ops), expect_violated=expectations, **meta)  # type: ignore[arg-type]
 
 

@@ -63,5 +63,14 @@ def document(r: Result) -> dict[str, Any]:
 
 def render(results: list[Result]) -> dict[str, str]:
     """File name -> ITF text for every counterexample in ``results``."""
-    return {file_name(r): json.dumps(document(r), indent=1) + "\n"
-            for r in results if r.trace is not None}
+    files: dict[str, str] = {}
+    for r in results:
+        if r.trace is None:
+            continue
+        name = file_name(r)
+        n = 1
+        while name in files:  # two names that differ only in characters unsafe in a file name
+            n += 1
+            name = file_name(r).replace(".itf.json", f"-{n}.itf.json")
+        files[name] = json.dumps(document(r), indent=1) + "\n"
+    return files

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,12 +77,39 @@ def _without_timings(text: str) -> str:
     return re.sub(r"\d+\.\d+s\b", "Xs", text)
 
 
-@pytest.mark.parametrize("fmt", ["json", "text"])
-def test_jobs_do_not_change_results_or_output(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("engine", "fmt"), [("explicit", "json"), ("explicit", "text"), ("bmc", "json")])
+def test_jobs_do_not_change_results_or_output(engine: str, fmt: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["verify", "--processes", "1", "-v", "linux-4.0-rc1", "-v", "linux-4.0", "-v", "linux-6.2",
-            "--format", fmt]
+            "-e", engine, "--depth", "8", "--format", fmt]
     code1, out1, _ = run([*argv, "--jobs", "1"], capsys)
     code2, out2, _ = run([*argv, "--jobs", "2"], capsys)
     assert code1 == code2
     assert _without_timings(out1) == _without_timings(out2)
     assert "linux-6.2" in out1
+
+
+OVERFLOW = """
+from numacheck.model import VARIANTS
+from numacheck.model.operation import operation, processes
+from numacheck.model.system import Citation
+
+@operation("task_numa_hop", Citation("made up", "kernel/sched/fair.c", "all"), p=processes)
+def task_numa_hop(mm, p):
+    \"\"\"The task moves to the next node, without wrapping around (the bug).\"\"\"
+    mm.step.write(f"p{p}.node", mm.step.read(f"p{p}.node") + 1)
+
+VARIANT = VARIANTS["linux-4.9"].derive("overflow", replace_ops=(task_numa_hop,))
+"""
+
+
+@pytest.mark.parametrize("engine", ["explicit", "bmc"])
+def test_an_out_of_range_assignment_is_a_model_error(engine: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """BMC must not let the field ranges of the next state silently disable such a step."""
+    file = tmp_path / "overflow.py"
+    file.write_text(OVERFLOW)
+    code, _, err = run(["verify", "-e", engine, "-v", str(file), "--processes", "1", "--depth", "4"],
+                       capsys)
+    assert code == 2
+    assert "task_numa_hop(p=0) assigns 2 to p0.node, outside its range" in err

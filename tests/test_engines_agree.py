@@ -17,6 +17,7 @@ from numacheck.checker.explicit import explore
 from numacheck.checker.kind import kind
 from numacheck.checker.outcome import Limits, Outcome
 from numacheck.checker.pdr import pdr
+from numacheck.checker.portfolio import _disagreement
 from numacheck.model.instance import Instance
 from numacheck.model.system import Obligation, TransitionSystem
 from numacheck.model.variant import build
@@ -72,3 +73,14 @@ def test_engines_agree_on_every_era(variant: str) -> None:
     ts = build(BUILTIN[variant], inst)
     obligations = [p.instantiate(ts, inst) for p in PROPERTIES.values()]
     agree(ts, obligations)
+
+
+def test_portfolio_flags_contradicting_answers() -> None:
+    proof = Outcome("holds", bounded=False)
+    assert _disagreement([("pdr", proof), ("explicit", Outcome("vacuous"))])
+    assert _disagreement([("pdr", proof), ("bmc", Outcome("violated", depth=6))])
+    six, seven, nine = (Outcome("violated", depth=d) for d in (6, 7, 9))
+    assert _disagreement([("explicit", six), ("bmc", seven)])
+    # pdr's counterexample is shortest only when its BMC shortening finished in time
+    assert not _disagreement([("explicit", six), ("pdr", nine)])
+    assert not _disagreement([("explicit", proof), ("bmc", Outcome("holds", bounded=True, depth=20))])
