@@ -246,12 +246,14 @@ def _shorter(lane: BmcLane, below: int) -> Path | None:
 
 
 def ask(ts: TransitionSystem, background: list[z3.BoolRef], deadline: Deadline,
-        question: Callable[[Horn], z3.CheckSatResult], seed: int = 0
-        ) -> tuple[z3.CheckSatResult, Horn, int]:
+        question: Callable[[Horn], z3.CheckSatResult], seed: int = 0,
+        between: Callable[[float], Path | None] | None = None,
+        ) -> tuple[z3.CheckSatResult, Horn, int, Path | None]:
     """Ask ``question`` of fresh Spacer instances with restarts until one answers or time is up.
 
-    Returns the answer, the Horn instance that gave it (for its trace or invariant) and the
-    number of attempts.
+    After each unanswered attempt ``between`` (the BMC lane) gets a share of its budget and may
+    end the search with a path.  Returns Spacer's last answer, the Horn instance that gave it
+    (for its trace or invariant), the number of attempts, and the path ``between`` found.
     """
     attempt = 0
     while True:
@@ -260,7 +262,10 @@ def ask(ts: TransitionSystem, background: list[z3.BoolRef], deadline: Deadline,
         answer = question(horn)
         attempt += 1
         if answer != z3.unknown or deadline.expired():
-            return answer, horn, attempt
+            return answer, horn, attempt, None
+        path = between(budget * LANE_SHARE) if between is not None else None
+        if path is not None or deadline.expired():
+            return z3.unknown, horn, attempt, path
 
 
 class BmcLane:
@@ -312,27 +317,6 @@ class BmcLane:
         return None
 
 
-def _refute_or_prove(ts: TransitionSystem, background: list[z3.BoolRef], ob: Obligation,
-                     lane: BmcLane, deadline: Deadline, seed: int
-                     ) -> tuple[z3.CheckSatResult, Horn, int, Path | None]:
-    """Spacer attempts on the violation query, each unanswered one followed by a BMC slice.
-
-    Returns Spacer's last answer, its Horn instance, the number of attempts, and the path if the
-    BMC lane found the violation first.
-    """
-    attempt = 0
-    while True:
-        budget = min(RESTART_BUDGET * 2 ** (attempt // 2), deadline.remaining())
-        horn = Horn(ts, Deadline(max(budget, 0.001)), background, attempt, seed)
-        answer = horn.violation(ob)
-        attempt += 1
-        if answer != z3.unknown or deadline.expired():
-            return answer, horn, attempt, None
-        path = lane.run(budget * LANE_SHARE)
-        if path is not None or deadline.expired():
-            return z3.unknown, horn, attempt, path
-
-
 def pdr_one(ts: TransitionSystem, obligations: Sequence[Obligation], j: int, limits: Limits,
             background: list[z3.BoolRef]) -> Outcome:
     """Prove or refute obligation ``j`` with Spacer (and its BMC lane), given background lemmas."""
@@ -345,7 +329,8 @@ def pdr_one(ts: TransitionSystem, obligations: Sequence[Obligation], j: int, lim
         return Stats(depth=depth, seconds=time.monotonic() - start,
                      solver_calls=tries + lane.unroll.calls)
 
-    r, horn, tries, found = _refute_or_prove(ts, background, ob, lane, deadline, limits.seed)
+    r, horn, tries, found = ask(ts, background, deadline, lambda h: h.violation(ob), limits.seed,
+                                between=lane.run)
     attempts = f"{tries} Spacer attempt(s)"
     if found is not None:
         return Outcome("violated", path=found, stats=stats(len(found) - 1), depth=len(found) - 1,
@@ -387,7 +372,7 @@ def pdr_one(ts: TransitionSystem, obligations: Sequence[Obligation], j: int, lim
     # decide whether the situation is reachable at all.
     sit = z3.sat if lane.witness() is not None else None
     if sit is None:
-        sit, horn, more = ask(ts, background, deadline, lambda h: h.situation(ob), limits.seed)
+        sit, horn, more, _ = ask(ts, background, deadline, lambda h: h.situation(ob), limits.seed)
         tries += more
     if sit == z3.unsat:
         return Outcome("vacuous", stats=stats(0), certificate=certificate, certificate_checked=True,

@@ -8,7 +8,7 @@ variant's expectation and, for a violation, the rendered counterexample.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import z3
 
@@ -71,14 +71,13 @@ def run_check(check: Check, progress: Progress | None = None) -> list[Result]:
     obligations = [p.instantiate(ts, check.instance) for p in check.properties]
     outcomes = ENGINES[check.engine](ts, obligations, check.limits, progress)
     return [
-        replace(to_result(check.variant, prop, check.engine, ts, outcome),
-                instance=check.instance.sizes())
+        to_result(check.variant, prop, check.engine, ts, outcome, check.instance)
         for prop, outcome in zip(check.properties, outcomes, strict=True)
     ]
 
 
 def to_result(variant: Variant, prop: Property, engine: str, ts: TransitionSystem,
-              outcome: Outcome) -> Result:
+              outcome: Outcome, instance: Instance) -> Result:
     """An engine outcome as a Result, with expectation and rendered trace."""
     expected, reason = variant.expected(prop.name)
     trace = None
@@ -103,4 +102,5 @@ def to_result(variant: Variant, prop: Property, engine: str, ts: TransitionSyste
         notes=outcome.notes,
         variant_source=variant_location(variant, prop.name),
         property_source=property_location(prop),
+        instance=instance.sizes(),
     )
