@@ -105,10 +105,12 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
               help="Write the report here instead of stdout (itf: a directory, one file per trace).")
 @click.option("--no-traces", is_flag=True, help="Text format: omit counterexample traces.")
 @click.option("--show-invariant", is_flag=True, help="Text format: print the invariant of each proof.")
+@click.option("--no-symmetry", is_flag=True,
+              help="Explicit engine: store every concrete state (no reduction by symmetry).")
 def verify(variants: Sequence[str], properties: Sequence[str], engine: str, processes: int,
            pages: int, nodes: int, depth: int, max_states: int, timeout: float | None,
            max_memory: float | None, seed: int, jobs: int, fmt: str, output: str | None, no_traces: bool,
-           show_invariant: bool) -> None:
+           show_invariant: bool, no_symmetry: bool) -> None:
     """Check variants against properties and compare with each variant's expectations."""
     inst = Instance(processes=processes, pages=pages, nodes=nodes)
     chosen_variants = [resolve_variant(v) for v in variants] or list(VARIANTS.values())
@@ -128,7 +130,7 @@ def verify(variants: Sequence[str], properties: Sequence[str], engine: str, proc
     if output is not None:
         _writable(output, folder=fmt == "itf")
     limits = Limits(max_states=max_states, timeout=timeout, max_memory_mb=max_memory, depth=depth,
-                    seed=seed)
+                    seed=seed, symmetry=not no_symmetry)
     plan = [Check(v, tuple(chosen_props), engine, inst, limits) for v in chosen_variants]
     start = time.monotonic()
     interactive = sys.stderr.isatty()

@@ -1,8 +1,10 @@
-"""Compile expressions and whole transition systems to Python source, once per check.
+"""Compile expressions and whole transition systems to Python source, one state at a time.
 
-The explicit engine never walks an expression tree per state: a system becomes one generated
-function that decodes a packed state into locals, evaluates every guard, and packs each
-successor, with shared subexpressions computed once.  Integer assignments whose value might
+This is the lowering for code that looks at single states: replaying a trace, rendering its
+outputs, the simulation runs of the Houdini pass, decoding a solver's path, and the tests' kernel
+helpers.  (The explicit search works on whole levels instead: ``arrays.py``.)  A system becomes
+one generated function that decodes a packed state into locals, evaluates every guard, and packs
+each successor, with shared subexpressions computed once.  Integer assignments whose value might
 leave the field's range are checked, so a model bug shows up as a ModelError naming the action
 instead of a corrupted packed state.
 """
@@ -145,21 +147,16 @@ class CompiledSystem:
     """A transition system compiled for one set of obligations.
 
     ``expand(s)`` returns ``(action, successor, violated, situations)`` for every enabled
-    action, the last two as bit masks over the step obligations.  ``visit(s, parent, push,
-    base, fired, on_step)`` is the explorer's fast path: it counts each fired action in
-    ``fired``, records each new successor in ``parent`` (``base + action``) and ``push``es it,
-    and calls ``on_step(action, successor, violated, situations)`` only when a step check fails
-    or a step situation occurs.  ``check_state(s)`` returns the masks of violated invariants
-    and reached state situations.
+    action, the last two as bit masks over the step obligations.  ``check_state(s)`` returns
+    the masks of violated invariants and reached state situations.
     """
 
     expand: Callable[[int], list[tuple[int, int, int, int]]]
-    visit: Callable[..., None]
     check_state: Callable[[int], tuple[int, int]]
     source: str
 
 
-def _system_function(ts: TransitionSystem, obligations: Sequence[Obligation], fast: bool) -> list[str]:
+def _system_function(ts: TransitionSystem, obligations: Sequence[Obligation]) -> list[str]:
     schema = ts.schema
     steps_by_action: dict[int, list[tuple[int, Expr, bool]]] = {}
     for j, ob in enumerate(obligations):
@@ -168,10 +165,7 @@ def _system_function(ts: TransitionSystem, obligations: Sequence[Obligation], fa
         for index, sit in ob.situation_steps:
             steps_by_action.setdefault(index, []).append((j, sit, False))
 
-    if fast:
-        lines = ["def visit(s, parent, push, base, fired, on_step):"]
-    else:
-        lines = ["def expand(s):", "    out = []", "    push = out.append"]
+    lines = ["def expand(s):", "    out = []", "    push = out.append"]
     names = _decode(schema, lines, "    ", "v", "s")
     top = _Emitter(names)
     for index, action in enumerate(ts.actions):
@@ -216,25 +210,15 @@ def _system_function(ts: TransitionSystem, obligations: Sequence[Obligation], fa
             for j, c, is_check in checks:
                 test = f"not {ck.text(c)}" if is_check else ck.text(c)
                 lines.append(f"        if {test}: {'vm' if is_check else 'sm'} |= {1 << j}")
-        if fast:
-            lines.append(f"        fired[{index}] += 1")
-            if checks:
-                lines.append(f"        if vm or sm: on_step({index}, ns, vm, sm)")
-            lines.append("        if ns not in parent:")
-            lines.append(f"            parent[ns] = base + {index}")
-            lines.append("            push(ns)")
-        else:
-            lines.append(f"        push(({index}, ns, {masks[0]}, {masks[1]}))")
-    if not fast:
-        lines.append("    return out")
+        lines.append(f"        push(({index}, ns, {masks[0]}, {masks[1]}))")
+    lines.append("    return out")
     return lines
 
 
 def compile_system(ts: TransitionSystem, obligations: Sequence[Obligation]) -> CompiledSystem:
     """Generate and compile the successor and state-check functions of ``ts``."""
     schema = ts.schema
-    lines = _system_function(ts, obligations, fast=False)
-    lines += _system_function(ts, obligations, fast=True)
+    lines = _system_function(ts, obligations)
     lines.append("def check_state(s):")
     names = _decode(schema, lines, "    ", "v", "s")
     em = _Emitter(names)
@@ -252,7 +236,7 @@ def compile_system(ts: TransitionSystem, obligations: Sequence[Obligation]) -> C
     source = "\n".join(lines) + "\n"
     scope: dict[str, object] = {"_range_error": _range_error}
     exec(compile(source, f"<numacheck:{ts.name}>", "exec"), scope)
-    return CompiledSystem(scope["expand"], scope["visit"], scope["check_state"], source)  # type: ignore[arg-type]
+    return CompiledSystem(scope["expand"], scope["check_state"], source)  # type: ignore[arg-type]
 
 
 def compile_exprs(schema: Schema, exprs: Sequence[Expr]) -> Callable[..., list[int | bool]]:

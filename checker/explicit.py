@@ -1,9 +1,18 @@
-"""Explicit-state breadth-first exploration: shortest counterexamples, exact state counts.
+"""Explicit-state breadth-first search a level at a time, over NumPy arrays.
 
-All obligations of a system are checked in one search.  States are packed integers; each
-discovered state remembers its parent and the action that reached it, packed in one integer, so
-a trace is rebuilt by walking back.  Because the search goes level by level, the first violation
-of an obligation is a shortest one, for invariants and step checks alike.  The search stops when
+A BFS level is one array of states (rows of 64-bit words).  Every guard, update, invariant and
+step check is evaluated over the whole level at once (``arrays.py``), successors are packed,
+deduplicated and filtered against the sorted visited set (``visited.py``).  All obligations of a
+system are checked in one search; because it goes level by level, the first violation of an
+obligation is a shortest one.  Traces are rebuilt without parent pointers: the levels up to the
+violation are searched again (a violation is usually shallow, where levels are small), and a
+violating state's predecessor is found by re-expanding the level before it.  Among equally
+short violations the engine reports the first in a fixed order (lowest state in the level's
+sorted order, then lowest action), so the trace is the same in every run.
+
+With a :class:`~numacheck.checker.symmetry.Symmetry`, every successor is replaced by the
+canonical member of its orbit before deduplication, so each orbit is stored once; traces are
+then mapped back to concrete states step by step, so that they replay.  The search stops when
 every obligation is violated, when the state space is exhausted, or at a limit; an obligation
 not settled by then is ``unknown``, never ``holds``.
 """
@@ -12,31 +21,407 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
-from numacheck.checker.codegen import compile_system
+import numpy as np
+
+from numacheck.checker.arrays import Array, Layout, Values, Words, field_leaf
+from numacheck.checker.codegen import interval
 from numacheck.checker.outcome import Limits, Outcome, Path
 from numacheck.checker.resources import peak_mb, rss_mb
 from numacheck.checker.result import Stats
-from numacheck.model.system import Obligation, TransitionSystem
+from numacheck.checker.symmetry import Symmetry
+from numacheck.checker.visited import Visited, sort_unique
+from numacheck.model.expr import Expr, ModelError
+from numacheck.model.system import Action, Obligation, TransitionSystem
 
-#: Called now and then with (states, transitions, depth, queue length, seconds).
+#: Called once per level (and per chunk of a large level) with
+#: (states, transitions, depth, queue length, seconds).
 Progress = Callable[[int, int, int, int, float], None]
 
-_CHECK_EVERY = 4096
+#: States expanded at once; bounds the memory of one batch of successors.
+CHUNK = 1 << 17
 
 
-def _path(parent: dict[int, int], n_actions: int, state: int) -> Path:
-    steps: Path = []
-    while True:
-        link = parent[state]
-        if link < 0:
-            steps.append((-1, state))
-            break
-        prev, action = divmod(link, n_actions)
-        steps.append((action, state))
-        state = prev
-    steps.reverse()
-    return steps
+@dataclass
+class _Update:
+    name: str
+    expr: Expr
+    word: int
+    checked: bool
+
+
+@dataclass
+class _Plan:
+    """One action prepared for arrays: its guard, the bits it keeps and writes, its checks."""
+
+    index: int
+    action: Action
+    keep: np.ndarray
+    fixed: np.ndarray
+    updates: list[_Update]
+    checks: list[tuple[int, Expr, bool]] = field(default_factory=list)
+
+
+@dataclass
+class _Step:
+    """Successors of a batch by one action: the batch rows they come from and the new rows."""
+
+    action: int
+    source: Array
+    rows: Words
+
+
+class _Machine:
+    """A transition system and its obligations, compiled for whole batches of states."""
+
+    def __init__(self, ts: TransitionSystem, obligations: Sequence[Obligation]) -> None:
+        self.ts = ts
+        self.layout = Layout(ts.schema)
+        self.plans = [self._plan(i, a) for i, a in enumerate(ts.actions)]
+        for j, ob in enumerate(obligations):
+            for index, check in ob.steps:
+                self.plans[index].checks.append((j, check, True))
+            for index, sit in ob.situation_steps:
+                self.plans[index].checks.append((j, sit, False))
+        self.obligations = obligations
+        self.fired = [0] * len(ts.actions)
+
+    def _plan(self, index: int, action: Action) -> _Plan:
+        schema, layout = self.ts.schema, self.layout
+        keep = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
+        fixed = np.zeros(layout.words, dtype=np.uint64)
+        updates: list[_Update] = []
+        for name, e in action.updates:
+            f = schema[name]
+            w, off = layout.place[name]
+            keep[w] &= ~np.uint64(((1 << f.width) - 1) << off)
+            if e.op == "const":
+                value = f.check(e.payload)  # type: ignore[arg-type]
+                fixed[w] |= np.uint64((int(value) - f.lo) << off)
+                continue
+            checked = False
+            if f.kind == "int":
+                lo, hi = interval(e, schema)
+                checked = lo < f.lo or hi > f.hi
+            updates.append(_Update(name, e, w, checked))
+        return _Plan(index, action, keep, fixed, updates)
+
+    def expand(self, batch: Words, open_mask: int = 0,
+               on_check: Callable[[int, int, int, Words, int, int], None] | None = None,
+               count: bool = True) -> list[_Step]:
+        """The successors of every state of ``batch`` by every enabled action.
+
+        Step checks and situations of the obligations in ``open_mask`` are evaluated and
+        reported through ``on_check(action, first violating source or -1, violated mask,
+        rows, index into rows, situations mask)``.  ``count`` adds the steps to the
+        transition counts (not when a trace is being rebuilt).
+        """
+        layout = self.layout
+        values = Values(len(batch), field_leaf(layout, batch))
+        out: list[_Step] = []
+        for plan in self.plans:
+            source = np.flatnonzero(values.mask(plan.action.guard))
+            if len(source) == 0:
+                continue
+            if count:
+                self.fired[plan.index] += len(source)
+            rows = batch[source]
+            post: dict[str, Array] = {}
+            sub = Values(len(source), field_leaf(layout, rows, post), values, source)
+            succ = (rows & plan.keep) | plan.fixed
+            for u in plan.updates:
+                v = sub.ints(u.expr)
+                if u.checked:
+                    self._range_check(plan.action, u.name, v)
+                post[u.name] = v
+                succ[:, u.word] |= layout.word_bits(u.name, v)
+            for name, e in plan.action.updates:
+                if e.op == "const":
+                    post[name] = sub.ints(e)
+            if on_check is not None and plan.checks:
+                self._checks(plan, sub, source, succ, open_mask, on_check)
+            out.append(_Step(plan.index, source, succ))
+        return out
+
+    def _checks(self, plan: _Plan, sub: Values, source: Array, succ: Words, open_mask: int,
+                on_check: Callable[[int, int, int, Words, int, int], None]) -> None:
+        situations = 0
+        for j, e, is_check in plan.checks:
+            if not open_mask >> j & 1:
+                continue
+            holds = sub.mask(e)
+            if is_check:
+                bad = np.flatnonzero(~holds)
+                if len(bad):
+                    at = int(bad[0])
+                    on_check(plan.index, int(source[at]), 1 << j, succ, at, 0)
+            elif holds.any():
+                situations |= 1 << j
+        if situations:
+            on_check(plan.index, -1, 0, succ, -1, situations)
+
+    def _range_check(self, action: Action, name: str, v: Array) -> None:
+        f = self.ts.schema[name]
+        bad = (v < f.lo) | (v > f.hi)
+        if bad.any():
+            value = int(v[np.flatnonzero(bad)[0]])
+            raise ModelError(f"{action.label} assigns {value} to {name}, outside its range")
+
+    def state_checks(self, batch: Words, open_mask: int) -> tuple[dict[int, int], int]:
+        """For the open invariants, the first violating row of ``batch`` per obligation; and
+        the mask of state situations reached in it."""
+        values = Values(len(batch), field_leaf(self.layout, batch))
+        first: dict[int, int] = {}
+        situations = 0
+        for j, ob in enumerate(self.obligations):
+            if not open_mask >> j & 1:
+                continue
+            if ob.invariant is not None:
+                bad = np.flatnonzero(~values.mask(ob.invariant))
+                if len(bad):
+                    first[j] = int(bad[0])
+            if ob.sometimes is not None and values.mask(ob.sometimes).any():
+                situations |= 1 << j
+        return first, situations
+
+
+class _Search:
+    """One breadth-first search over a compiled system."""
+
+    def __init__(self, ts: TransitionSystem, obligations: Sequence[Obligation], limits: Limits,
+                 progress: Progress | None, symmetry: Symmetry | None) -> None:
+        self.machine = _Machine(ts, obligations)
+        self.obligations = obligations
+        self.limits = limits
+        self.progress = progress
+        self.symmetry = symmetry
+        self.visited = Visited(self.machine.layout.words)
+        self.outcomes: list[Outcome | None] = [None] * len(obligations)
+        self.open_mask = (1 << len(obligations)) - 1
+        self.reached = 0
+        self.start = time.monotonic()
+        self.depth = 0
+        self.stop_reason = ""
+        self.chunk: Words = np.empty((0, self.machine.layout.words), dtype=np.uint64)
+        self.concrete = 0
+        self.trace_levels: list[Words] = []
+        self.trace_seen = Visited(self.machine.layout.words)
+
+    # Bookkeeping --------------------------------------------------------------------------------
+    def stats(self, depth: int) -> Stats:
+        counts: dict[str, int] = {}
+        for a, c in zip(self.machine.ts.actions, self.machine.fired, strict=True):
+            counts[a.op] = counts.get(a.op, 0) + c
+        sym = self.symmetry
+        return Stats(states=len(self.visited), transitions=sum(self.machine.fired), depth=depth,
+                     seconds=time.monotonic() - self.start, peak_memory_mb=peak_mb(),
+                     op_counts=counts, symmetry="" if sym is None else sym.described,
+                     concrete_states=self.concrete if sym is None or sym.exact else None)
+
+    def settle(self, mask: int, path: Callable[[], Path]) -> None:
+        todo = mask & self.open_mask
+        if not todo:
+            return
+        built = path()
+        for j in range(len(self.obligations)):
+            if todo >> j & 1:
+                self.outcomes[j] = Outcome("violated", path=built, stats=self.stats(len(built) - 1),
+                                           bounded=True, depth=len(built) - 1)
+        self.open_mask &= ~todo
+
+    def canonical(self, rows: Words) -> Words:
+        """Each row's canonical form (the rows themselves without symmetry), row by row."""
+        return rows if self.symmetry is None else self.symmetry.canonical(rows)
+
+    # The search -----------------------------------------------------------------------------------
+    def run(self) -> list[Outcome]:
+        layout = self.machine.layout
+        self.initial = layout.rows(self.machine.ts.initial_states())
+        level = sort_unique(self.canonical(self.initial))
+        self._store(level, 0)
+        while len(level) and self.open_mask:
+            pending: list[Words] = []
+            for start in range(0, len(level), CHUNK):
+                chunk = self.chunk = level[start:start + CHUNK]
+                self._check_states(chunk)
+                if not self.open_mask:
+                    break
+                steps = self.machine.expand(chunk, self.open_mask, self._on_step)
+                if not self.open_mask:
+                    break
+                if steps:
+                    succ = sort_unique(np.concatenate([s.rows for s in steps]))
+                    if self.symmetry is not None:
+                        succ = sort_unique(self.symmetry.canonical(succ))
+                    pending.append(self.visited.new(succ))
+                queued = sum(len(p) for p in pending)
+                if self._limited(queued, len(level) - start - len(chunk)):
+                    break
+            if self.stop_reason or not self.open_mask:
+                break
+            level = sort_unique(np.concatenate(pending)) if pending else level[:0]
+            if len(level):
+                self.depth += 1
+                self._store(level, self.depth)
+        final = self.stats(self.depth)
+        if self.progress is not None:
+            self.progress(final.states, final.transitions, final.depth, 0, final.seconds)
+        return self._outcomes(final)
+
+    def _store(self, level: Words, depth: int) -> None:
+        sym = self.symmetry
+        if sym is None:
+            self.concrete += len(level)
+        else:
+            if sym.precondition_fails(level):
+                raise _SymmetryFailedError(depth)
+            if sym.exact:
+                self.concrete += int(sym.orbit_sizes(level).sum())
+        self.visited.add(level)
+
+    def _check_states(self, chunk: Words) -> None:
+        first, situations = self.machine.state_checks(chunk, self.open_mask)
+        self.reached |= situations
+        for j, row in first.items():
+            self._settle_state(1 << j, chunk[row])
+
+    def _settle_state(self, mask: int, row: Words) -> None:
+        self.settle(mask, lambda: self.path_to(row, self.depth, mask))
+
+    def _on_step(self, action: int, source: int, violated: int, rows: Words, at: int,
+                 situations: int) -> None:
+        self.reached |= situations
+        todo = violated & self.open_mask
+        if todo:
+            pre = self.chunk[source]
+            self.settle(todo, lambda: self.path_to(pre, self.depth, todo, last=(action, rows[at])))
+
+    def _limited(self, queued: int, left: int) -> bool:
+        elapsed = time.monotonic() - self.start
+        states = len(self.visited) + queued
+        if self.progress is not None:
+            self.progress(states, sum(self.machine.fired), self.depth, queued + left, elapsed)
+        limits = self.limits
+        if limits.max_states is not None and states >= limits.max_states:
+            self.stop_reason = f"state limit {limits.max_states} reached"
+        elif limits.timeout is not None and elapsed >= limits.timeout:
+            self.stop_reason = f"time limit {limits.timeout:g}s reached"
+        elif limits.max_memory_mb is not None and rss_mb() >= limits.max_memory_mb:
+            self.stop_reason = f"memory limit {limits.max_memory_mb:g} MiB reached"
+        return bool(self.stop_reason)
+
+    def _outcomes(self, final: Stats) -> list[Outcome]:
+        out: list[Outcome] = []
+        for j, ob in enumerate(self.obligations):
+            done = self.outcomes[j]
+            if done is not None:
+                out.append(done)
+            elif self.stop_reason:
+                out.append(Outcome("unknown", stats=final, bounded=True, depth=self.depth,
+                                   message=f"{self.stop_reason}; explored {final.states} states "
+                                   f"to depth {self.depth}"))
+            elif not (self.reached >> j & 1) and ob.has_situation:
+                out.append(Outcome("vacuous", stats=final, depth=self.depth,
+                                   message="the situation it is about is unreachable: "
+                                   f"{ob.situation_text}"))
+            else:
+                out.append(Outcome("holds", stats=final, depth=self.depth,
+                                   message=f"all {final.states} reachable states explored"))
+        return out
+
+    # Traces -------------------------------------------------------------------------------------
+    def path_to(self, row: Words, depth: int, mask: int,
+                last: tuple[int, Words] | None = None) -> Path:
+        """A shortest path to the stored state ``row`` at ``depth`` (then ``last``, a step
+        from it) that violates the obligations in ``mask``, as concrete schema-packed states."""
+        chain: list[tuple[int, Words]] = []
+        target = row.reshape(1, -1)
+        levels = self._levels(depth)
+        for d in range(depth - 1, -1, -1):
+            level = levels[d]
+            action, source = self._predecessor(level, target)
+            chain.append((action, target))
+            target = level[source].reshape(1, -1)
+        chain.reverse()
+        if last is not None:
+            chain.append((last[0], self.canonical(last[1].reshape(1, -1))))
+        return self._concrete(target, chain, mask)
+
+    def _levels(self, depth: int) -> list[Words]:
+        """The stored BFS levels 0..depth, searched again (and kept for the next trace)."""
+        levels = self.trace_levels
+        if not levels:
+            levels.append(sort_unique(self.canonical(self.initial)))
+            self.trace_seen = Visited(self.machine.layout.words)
+            self.trace_seen.add(levels[0])
+        while len(levels) <= depth:
+            steps = self.machine.expand(levels[-1], count=False)
+            if not steps:
+                raise AssertionError("a trace is deeper than the state space")
+            succ = sort_unique(np.concatenate([s.rows for s in steps]))
+            fresh = self.trace_seen.new(sort_unique(self.canonical(succ)))
+            self.trace_seen.add(fresh)
+            levels.append(fresh)
+        return levels
+
+    def _predecessor(self, level: Words, target: Words) -> tuple[int, int]:
+        for step in self.machine.expand(level, count=False):
+            hits = np.flatnonzero(np.all(self.canonical(step.rows) == target, axis=1))
+            if len(hits):
+                return step.action, int(step.source[hits[0]])
+        raise AssertionError("a visited state has no predecessor on the level before it")
+
+    def _concrete(self, start: Words, chain: list[tuple[int, Words]], mask: int) -> Path:
+        """The path of stored states ``start``, ``chain`` as concrete states: without symmetry
+        they are the states themselves; with it each step is replayed from the concrete state
+        before it, choosing the first action whose successor has the stored canonical form."""
+        layout = self.machine.layout
+        if self.symmetry is None:
+            return [(-1, layout.to_packed(start[0])),
+                    *((a, layout.to_packed(r[0])) for a, r in chain)]
+        canon = self.canonical(self.initial)
+        state = self.initial[np.flatnonzero(np.all(canon == start, axis=1))[0]].reshape(1, -1)
+        path: Path = [(-1, layout.to_packed(state[0]))]
+        for k, (_, target) in enumerate(chain):
+            last = mask if k == len(chain) - 1 else 0
+            state, action = self._concrete_step(state, target, last)
+            path.append((action, layout.to_packed(state[0])))
+        return path
+
+    def _concrete_step(self, state: Words, target: Words, last: int) -> tuple[Words, int]:
+        candidates: list[tuple[int, Words]] = []
+        for step in self.machine.expand(state, count=False):
+            for r in range(len(step.rows)):
+                row = step.rows[r:r + 1]
+                if np.all(self.canonical(row) == target):
+                    candidates.append((step.action, row))
+        if last:
+            violating = [c for c in candidates if self._violates(state, *c, last)]
+            candidates = violating or candidates
+        if not candidates:
+            raise AssertionError("symmetry: no concrete step matches the stored trace")
+        action, row = candidates[0]
+        return row, action
+
+    def _violates(self, state: Words, action: int, row: Words, mask: int) -> bool:
+        """Whether the concrete step ``state`` -> ``row`` by ``action`` (or ``row`` itself)
+        violates the obligations in ``mask``."""
+        first, _ = self.machine.state_checks(row, mask)
+        if first:
+            return True
+        hit: list[int] = []
+
+        def seen(a: int, source: int, violated: int, rows: Words, at: int, sit: int) -> None:
+            if a == action and violated and np.all(rows[at] == row[0]):
+                hit.append(a)
+
+        self.machine.expand(state, mask, seen, count=False)
+        return bool(hit)
+
+
+class _SymmetryFailedError(Exception):
+    """A vouched symmetry's precondition is false in a state found at this depth."""
 
 
 def explore(
@@ -45,106 +430,19 @@ def explore(
     limits: Limits | None = None,
     progress: Progress | None = None,
 ) -> list[Outcome]:
-    """Check every obligation on ``ts``; one outcome per obligation, in order."""
+    """Check every obligation on ``ts``; one outcome per obligation, in order.
+
+    With ``limits.symmetry`` the search reduces by every symmetry the system admits (see
+    ``symmetry.py``); each outcome's notes say which, or why none.
+    """
     limits = limits or Limits()
-    compiled = compile_system(ts, obligations)
-    visit, check_state = compiled.visit, compiled.check_state
-    n_actions = max(1, len(ts.actions))
-    n = len(obligations)
-    outcomes: list[Outcome | None] = [None] * n
-    open_mask = (1 << n) - 1
-    reached = 0  # situations seen
-    fired = [0] * len(ts.actions)
-    start = time.monotonic()
-    depth = 0
-
-    def stats(at_depth: int) -> Stats:
-        counts: dict[str, int] = {}
-        for a, c in zip(ts.actions, fired, strict=True):
-            counts[a.op] = counts.get(a.op, 0) + c
-        return Stats(states=len(parent), transitions=sum(fired), depth=at_depth,
-                     seconds=time.monotonic() - start, peak_memory_mb=peak_mb(), op_counts=counts)
-
-    def settle(mask: int, path: Path) -> None:
-        nonlocal open_mask
-        for j in range(n):
-            if mask >> j & 1 and open_mask >> j & 1:
-                outcomes[j] = Outcome("violated", path=path, stats=stats(len(path) - 1),
-                                      bounded=True, depth=len(path) - 1)
-                open_mask &= ~(1 << j)
-
-    parent: dict[int, int] = {}
-    frontier: list[int] = []
-    for s in ts.initial_states():
-        parent[s] = -1
-        frontier.append(s)
-        vm, sm = check_state(s)
-        reached |= sm
-        if vm & open_mask:
-            settle(vm, [(-1, s)])
-
-    stop_reason = ""
-
-    def on_step(action: int, t: int, vm: int, sm: int) -> None:
-        nonlocal reached
-        reached |= sm
-        if vm & open_mask:
-            settle(vm, [*_path(parent, n_actions, current), (action, t)])
-
-    current = 0
-    while frontier and open_mask:
-        next_frontier: list[int] = []
-        push = next_frontier.append
-        for index, s in enumerate(frontier):
-            current = s
-            known = len(parent)
-            visit(s, parent, push, s * n_actions, fired, on_step)
-            if len(parent) != known:
-                for t in next_frontier[len(next_frontier) - (len(parent) - known):]:
-                    tvm, tsm = check_state(t)
-                    reached |= tsm
-                    if tvm & open_mask:
-                        settle(tvm, _path(parent, n_actions, t))
-            if not open_mask:
-                break
-            if index % _CHECK_EVERY == 0:
-                elapsed = time.monotonic() - start
-                if progress is not None:
-                    progress(len(parent), sum(fired), depth, len(next_frontier), elapsed)
-                stop_reason = _limit_hit(limits, len(parent), elapsed)
-                if stop_reason:
-                    break
-        if stop_reason:
-            break
-        frontier = next_frontier
-        if frontier:
-            depth += 1
-
-    final = stats(depth)
-    if progress is not None:
-        progress(final.states, final.transitions, final.depth, 0, final.seconds)
-    out: list[Outcome] = []
-    for j, ob in enumerate(obligations):
-        done = outcomes[j]
-        if done is not None:
-            out.append(done)
-        elif stop_reason:
-            out.append(Outcome("unknown", stats=final, bounded=True, depth=depth,
-                               message=f"{stop_reason}; explored {final.states} states to depth {depth}"))
-        elif not (reached >> j & 1) and ob.has_situation:
-            out.append(Outcome("vacuous", stats=final, depth=depth,
-                               message=f"the situation it is about is unreachable: {ob.situation_text}"))
-        else:
-            out.append(Outcome("holds", stats=final, depth=depth,
-                               message=f"all {final.states} reachable states explored"))
-    return out
-
-
-def _limit_hit(limits: Limits, states: int, elapsed: float) -> str:
-    if limits.max_states is not None and states >= limits.max_states:
-        return f"state limit {limits.max_states} reached"
-    if limits.timeout is not None and elapsed >= limits.timeout:
-        return f"time limit {limits.timeout:g}s reached"
-    if limits.max_memory_mb is not None and rss_mb() >= limits.max_memory_mb:
-        return f"memory limit {limits.max_memory_mb:g} MiB reached"
-    return ""
+    symmetry, notes = Symmetry.of(ts, obligations) if limits.symmetry else (None, [])
+    try:
+        outcomes = _Search(ts, obligations, limits, progress, symmetry).run()
+    except _SymmetryFailedError as failed:
+        notes.append(f"symmetry off: the precondition of the {symmetry.described if symmetry else ''} "
+                     f"reduction fails in a state at depth {failed.args[0]}; searched without it")
+        outcomes = _Search(ts, obligations, limits, progress, None).run()
+    for o in outcomes:
+        o.notes = (*o.notes, *notes)
+    return outcomes

@@ -34,14 +34,16 @@ DEFAULT_DEPTH = 20
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits shared by the engines: states, seconds, memory, unrolling depth; and the
-    seed of the randomised parts (Spacer's restarts, Houdini's simulation runs)."""
+    """Resource limits shared by the engines: states, seconds, memory, unrolling depth; the
+    seed of the randomised parts (Spacer's restarts, Houdini's simulation runs); and whether
+    the explicit search may reduce by symmetry."""
 
     max_states: int | None = None
     timeout: float | None = None
     max_memory_mb: float | None = None
     depth: int = DEFAULT_DEPTH
     seed: int = 0
+    symmetry: bool = True
 
 
 class Deadline:

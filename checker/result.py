@@ -68,7 +68,12 @@ class Trace:
 
 @dataclass
 class Stats:
-    """What an engine measured."""
+    """What an engine measured.
+
+    With symmetry reduction (``symmetry`` names the interchangeable objects), ``states`` counts
+    orbits; ``concrete_states`` is the number of concrete states they stand for, where the
+    engine could count it.  For a violation the counts are those when it was found.
+    """
 
     states: int = 0
     transitions: int = 0
@@ -77,6 +82,8 @@ class Stats:
     peak_memory_mb: float = 0.0
     solver_calls: int = 0
     op_counts: dict[str, int] = field(default_factory=dict)
+    symmetry: str = ""
+    concrete_states: int | None = None
 
     @property
     def states_per_second(self) -> float:

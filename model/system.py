@@ -91,8 +91,31 @@ class Derived:
 
 
 @dataclass(frozen=True)
+class Interchangeable:
+    """Objects of one kind that the model treats alike, so permuting them maps behaviour to
+    behaviour (the basis of symmetry reduction).
+
+    ``slots[k]`` are object k's own fields, corresponding position by position across objects.
+    ``references`` are fields whose value names an object (``values[k]`` names object k).
+    Without ``vouched`` the engine proves the symmetry itself, by renaming the system's
+    expressions; with it the model asserts a symmetry the expressions cannot show (the
+    lowest-free-frame allocation), and ``precondition`` is the state invariant its argument
+    needs, which the engine checks on every state it explores.
+    """
+
+    name: str
+    slots: tuple[tuple[str, ...], ...]
+    references: tuple[str, ...] = ()
+    values: tuple[int, ...] = ()
+    vouched: bool = False
+    precondition: Expr | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class TransitionSystem:
-    """A finite transition system over ``schema``."""
+    """A finite transition system over ``schema``; ``symmetry`` names its interchangeable
+    objects (see :class:`Interchangeable`)."""
 
     name: str
     schema: Schema
@@ -100,6 +123,7 @@ class TransitionSystem:
     actions: tuple[Action, ...]
     derived: tuple[Derived, ...] = ()
     meta: Mapping[str, str] = field(default_factory=dict)
+    symmetry: tuple[Interchangeable, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.init:

@@ -17,6 +17,7 @@ from numacheck.model.expr import ModelError, ite, lift
 from numacheck.model.instance import Instance, schema
 from numacheck.model.mm import MM, vm_page_prot
 from numacheck.model.operation import Operation
+from numacheck.model.symmetry import interchangeable
 from numacheck.model.system import Derived, TransitionSystem
 
 
@@ -79,13 +80,15 @@ class Variant:
 def build(variant: Variant, inst: Instance) -> TransitionSystem:
     """The transition system of ``variant`` on ``inst``: every operation, every parameter."""
     actions = [a for op in variant.operations for a in op.instantiate(inst)]
+    sch = schema(inst)
     return TransitionSystem(
         name=f"{variant.name}[{inst.describe()}]",
-        schema=schema(inst),
+        schema=sch,
         init=({},),
         actions=tuple(actions),
         derived=derived_values(inst),
         meta={"variant": variant.name, "instance": inst.describe()},
+        symmetry=interchangeable(inst, sch, variant.operations),
     )
 
 

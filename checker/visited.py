@@ -1,0 +1,97 @@
+"""The explicit engine's visited set: states as rows of 64-bit words in one sorted array.
+
+Memory is the states themselves, 8 bytes per word and nothing else.  A level's candidate
+successors are sorted and deduplicated, located in the visited array by binary search, and the
+new ones merged in by a linear scatter, so a level costs a sort of its successors and a pass
+over the array.  Rows are ordered lexicographically by word; with one word that is plain
+``uint64`` order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numacheck.checker.arrays import Words
+
+
+def sort_unique(rows: Words) -> Words:
+    """``rows`` sorted lexicographically, duplicates removed."""
+    if len(rows) == 0:
+        return rows
+    if rows.shape[1] == 1:
+        keys = np.sort(rows[:, 0])
+        keep = np.empty(len(keys), dtype=bool)
+        keep[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+        return keys[keep].reshape(-1, 1)
+    order = np.lexsort(rows.T[::-1])
+    rows = rows[order]
+    keep = np.empty(len(rows), dtype=bool)
+    keep[0] = True
+    np.any(rows[1:] != rows[:-1], axis=1, out=keep[1:])
+    return rows[keep]
+
+
+def less(a: Words, b: Words) -> np.ndarray:
+    """Row-wise lexicographic ``a < b``."""
+    less = np.zeros(len(a), dtype=bool)
+    equal = np.ones(len(a), dtype=bool)
+    for w in range(a.shape[1]):
+        less |= equal & (a[:, w] < b[:, w])
+        equal &= a[:, w] == b[:, w]
+    return less
+
+
+def rank(sorted_rows: Words, needles: Words) -> np.ndarray:
+    """For each needle, the number of rows of ``sorted_rows`` lexicographically below it."""
+    n = len(sorted_rows)
+    if sorted_rows.shape[1] == 1:
+        return np.searchsorted(sorted_rows[:, 0], needles[:, 0])
+    lo = np.zeros(len(needles), dtype=np.int64)
+    hi = np.full(len(needles), n, dtype=np.int64)
+    active = np.arange(len(needles))
+    while len(active):
+        mid = (lo[active] + hi[active]) // 2
+        below = less(sorted_rows[mid], needles[active])
+        lo[active[below]] = mid[below] + 1
+        hi[active[~below]] = mid[~below]
+        active = active[lo[active] < hi[active]]
+    return lo
+
+
+class Visited:
+    """Every state found so far, sorted."""
+
+    def __init__(self, words: int) -> None:
+        self.rows: Words = np.empty((0, words), dtype=np.uint64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held."""
+        return int(self.rows.nbytes)
+
+    def new(self, candidates: Words) -> Words:
+        """The rows of ``candidates`` (sorted, unique) not yet visited, in order."""
+        if len(self.rows) == 0 or len(candidates) == 0:
+            return candidates
+        at = rank(self.rows, candidates)
+        found = np.zeros(len(candidates), dtype=bool)
+        inside = at < len(self.rows)
+        found[inside] = np.all(self.rows[at[inside]] == candidates[inside], axis=1)
+        return candidates[~found]
+
+    def add(self, fresh: Words) -> None:
+        """Merge ``fresh`` (sorted, unique, none visited) in."""
+        if len(fresh) == 0:
+            return
+        at = rank(self.rows, fresh) + np.arange(len(fresh))
+        total = len(self.rows) + len(fresh)
+        rows = np.empty((total, self.rows.shape[1]), dtype=np.uint64)
+        old = np.ones(total, dtype=bool)
+        old[at] = False
+        rows[at] = fresh
+        rows[old] = self.rows
+        self.rows = rows
