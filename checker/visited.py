@@ -45,6 +45,8 @@ def less(a: Words, b: Words) -> np.ndarray:
 def rank(sorted_rows: Words, needles: Words) -> np.ndarray:
     """For each needle, the number of rows of ``sorted_rows`` lexicographically below it."""
     n = len(sorted_rows)
+    if n == 0:
+        return np.zeros(len(needles), dtype=np.int64)
     if sorted_rows.shape[1] == 1:
         return np.searchsorted(sorted_rows[:, 0], needles[:, 0])
     lo = np.zeros(len(needles), dtype=np.int64)

@@ -1,0 +1,87 @@
+"""Symmetry reduction: it changes no verdict and no shortest length, its traces replay, its
+orbit counts add up to the concrete state count, and it refuses what it cannot justify."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from numacheck.checker.codegen import compile_system
+from numacheck.checker.explicit import explore
+from numacheck.checker.outcome import Limits
+from numacheck.checker.replay import replay, violates
+from numacheck.checker.symmetry import Symmetry, disproof
+from numacheck.model.expr import FALSE
+from numacheck.model.instance import Instance
+from numacheck.model.system import Interchangeable, Obligation
+from numacheck.model.variant import build
+from numacheck.model.variants import BUILTIN
+from numacheck.properties import BUILTIN as PROPERTIES
+
+SMALL = Instance(processes=2, pages=1, nodes=1)
+
+#: (orbits with processes and frames, orbits with processes only, concrete states) on SMALL.
+COUNTS = {"linux-3.19": (7913, 14147, 28096), "linux-6.2": (14829, 26007, 51660)}
+
+
+@pytest.mark.parametrize("variant", list(BUILTIN))
+def test_symmetry_changes_no_verdict_and_no_shortest_length(variant: str) -> None:
+    ts = build(BUILTIN[variant], SMALL)
+    obligations = [p.instantiate(ts, SMALL) for p in PROPERTIES.values()]
+    reduced = explore(ts, obligations)
+    plain = explore(ts, obligations, Limits(symmetry=False))
+    compiled = compile_system(ts, obligations)
+    for j, (r, p) in enumerate(zip(reduced, plain, strict=True)):
+        assert r.verdict == p.verdict
+        assert r.stats.symmetry == "processes, anonymous frames" and p.stats.symmetry == ""
+        if r.verdict == "violated":
+            assert r.path is not None and r.depth == p.depth == len(r.path) - 1
+            replay(ts, compiled, r.path)  # the concrete trace rebuilt from the orbits
+            assert violates(compiled, j, r.path)
+        else:
+            assert r.stats.states < p.stats.states
+
+
+@pytest.mark.parametrize("variant", sorted(COUNTS))
+def test_orbits_add_up_to_the_concrete_states(variant: str) -> None:
+    ts = build(BUILTIN[variant], SMALL)
+    obligations = [PROPERTIES["write-requires-exclusive"].instantiate(ts, SMALL)]
+    both, procs, concrete = COUNTS[variant]
+    [full] = explore(ts, obligations)
+    [by_process] = explore(dataclasses.replace(ts, symmetry=ts.symmetry[:1]), obligations)
+    [plain] = explore(ts, obligations, Limits(symmetry=False))
+    assert (full.stats.states, by_process.stats.states, plain.stats.states) == (both, procs, concrete)
+    assert by_process.stats.concrete_states == concrete  # exact group: sum of orbit sizes
+    assert full.stats.concrete_states is None  # the vouched frame group cannot count them
+
+
+def test_a_system_that_singles_out_a_process_is_not_reduced() -> None:
+    ts = build(BUILTIN["linux-4.9"], SMALL)
+    obligations = [PROPERTIES["write-requires-exclusive"].instantiate(ts, SMALL)]
+    lopsided = dataclasses.replace(ts, actions=tuple(a for a in ts.actions if a.label != "munmap(p=1)"))
+    processes = ts.symmetry[0]
+    assert disproof(ts, obligations, processes) == ""
+    assert "munmap(p=0)" in disproof(lopsided, obligations, processes)
+    [out] = explore(lopsided, obligations)
+    assert out.stats.symmetry == "anonymous frames"
+    assert any("symmetry off for processes" in n for n in out.notes)
+
+
+def test_a_property_about_one_process_is_not_reduced() -> None:
+    ts = build(BUILTIN["linux-4.9"], SMALL)
+    p0_only = Obligation("p0-never-writes", "", invariant=~ts.schema.var("p0.pte0.write"))
+    assert "not symmetric" in disproof(ts, [p0_only], ts.symmetry[0])
+    symmetry, notes = Symmetry.of(ts, [p0_only])
+    assert symmetry is not None and symmetry.described == "anonymous frames" and notes
+
+
+def test_a_failed_precondition_falls_back_to_the_plain_search() -> None:
+    ts = build(BUILTIN["linux-4.0-rc1"], SMALL)
+    never = Interchangeable("anonymous frames", ts.symmetry[1].slots, ts.symmetry[1].references,
+                            ts.symmetry[1].values, vouched=True, precondition=FALSE)
+    broken = dataclasses.replace(ts, symmetry=(ts.symmetry[0], never))
+    obligations = [PROPERTIES["numa-restore-keeps-write"].instantiate(ts, SMALL)]
+    [out] = explore(broken, obligations)
+    assert out.verdict == "violated" and out.depth == 6
+    assert out.stats.symmetry == "" and any("precondition" in n for n in out.notes)
