@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from numacheck.checker.arrays import Layout
 from numacheck.checker.explicit import explore
 from numacheck.checker.outcome import Limits
 from numacheck.checker.promela import to_promela
@@ -49,7 +50,7 @@ DEFAULT_VIOLATION = ("linux-4.0-rc1", "numa-restore-keeps-write")
 
 @dataclass
 class NumacheckRun:
-    """What one explicit-engine check measured (search seconds exclude build and code generation)."""
+    """What one explicit-engine check measured (search seconds exclude building the system)."""
 
     verdict: str
     states: int
@@ -59,6 +60,7 @@ class NumacheckRun:
     total_s: float
     memory_mb: float
     trace: list[str]
+    visited_bytes: int  # per state: the visited set holds the states' words and nothing else
 
 
 @dataclass
@@ -104,7 +106,8 @@ def numacheck_check(variant: str, prop: str, sizes: tuple[int, int, int]) -> Num
     total = time.monotonic() - start
     trace = [ts.actions[a].label for a, _ in (outcome.path or [])[1:]]
     s = outcome.stats
-    return NumacheckRun(outcome.verdict, s.states, s.transitions, s.depth, s.seconds, total, peak_mb(), trace)
+    return NumacheckRun(outcome.verdict, s.states, s.transitions, s.depth, s.seconds, total, peak_mb(),
+                        trace, 8 * Layout(ts.schema).words)
 
 
 def run_measured(cmd: list[str], cwd: Path) -> tuple[str, float, float]:
@@ -221,8 +224,8 @@ def table(rows: list[Row]) -> str:
     """The full-exploration rows as a markdown table."""
     out = [
         "| variant | property | verdict | numacheck states | SPIN states | equal | numacheck s "
-        "| SPIN search s | SPIN total s | numacheck/SPIN | numacheck MiB | SPIN MiB |",
-        "|---|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|",
+        "| SPIN search s | SPIN total s | SPIN/numacheck | numacheck MiB | visited B/state | SPIN MiB |",
+        "|---|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
         ours, spin = r.numacheck, r.spin
@@ -230,8 +233,15 @@ def table(rows: list[Row]) -> str:
             f"| {r.variant} | {r.property} | {ours.verdict} | {ours.states} | {spin.states} "
             f"| {'yes' if ours.states == spin.states else 'NO'} | {ours.search_s:.2f} "
             f"| {spin.search_s:.2f} | {spin.compile_s + spin.pan_s:.2f} "
-            f"| {_ratio(ours.search_s, spin.search_s)} | {ours.memory_mb:.0f} | {spin.memory_mb:.0f} |"
+            f"| {_ratio(spin.search_s, ours.search_s)} | {ours.memory_mb:.0f} | {ours.visited_bytes} "
+            f"| {spin.memory_mb:.0f} |"
         )
+    ratios = sorted(r.spin.search_s / r.numacheck.search_s for r in rows if r.numacheck.search_s > 0)
+    if ratios:
+        mid = len(ratios) // 2
+        median = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+        out.append(f"\nMedian SPIN search / numacheck search: {median:.1f}x "
+                   f"(range {ratios[0]:.1f}-{ratios[-1]:.1f}x over {len(ratios)} rows).")
     return "\n".join(out)
 
 

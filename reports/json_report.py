@@ -39,6 +39,8 @@ def stats_json(stats: Stats) -> dict[str, Any]:
         "peak_memory_mb": round(stats.peak_memory_mb, 1),
         "solver_calls": stats.solver_calls,
         "operations": stats.op_counts,
+        "symmetry": stats.symmetry,
+        "concrete_states": stats.concrete_states,
     }
 
 

@@ -118,6 +118,8 @@ def summary(results: list[Result], seconds: float) -> str:
     for r in results:
         key = (r.variant, r.engine)
         states[key] = max(states.get(key, 0), r.stats.states)
-    explored = f", {sum(states.values()):,} distinct states explored" if any(states.values()) else ""
+    reduced = sorted({r.stats.symmetry for r in results if r.stats.symmetry})
+    unit = f"orbits (symmetry: {'; '.join(reduced)})" if reduced else "distinct states"
+    explored = f", {sum(states.values()):,} {unit} explored" if any(states.values()) else ""
     return (f"{word}: {len(results)} checks, {violated} violations, {unexpected} not as expected, "
             f"{unknown} inconclusive{explored}, {seconds:.1f}s")
