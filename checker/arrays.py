@@ -79,9 +79,9 @@ class Layout:
         if f.width == 0:
             return np.full(len(batch), f.lo if f.kind == "int" else False,
                            dtype=bool if f.kind == "bool" else INT)
-        raw = (batch[:, w] >> np.uint64(off)) & np.uint64((1 << f.width) - 1)
         if f.kind == "bool":
-            return raw.astype(bool)
+            return (batch[:, w] & np.uint64(1 << off)) != 0
+        raw = (batch[:, w] >> np.uint64(off)) & np.uint64((1 << f.width) - 1)
         col = raw.astype(INT)
         return col + INT(f.lo) if f.lo else col
 
@@ -141,40 +141,69 @@ class Values:
     """
 
     def __init__(self, n: int, leaf: Callable[[str, str], Array],
-                 parent: Values | None = None, index: Array | None = None) -> None:
+                 parent: Values | None = None, index: Array | None = None,
+                 orders: dict[int, list[Expr]] | None = None) -> None:
         self.n = n
         self.leaf = leaf
         self.parent = parent
         self.index = index
         self.memo: dict[int, Any] = {}
+        self.orders = orders if orders is not None else (parent.orders if parent else {})
+
+    def _order(self, root: Expr) -> list[Expr]:
+        """The nodes below ``root``, children first (computed once per root, then cached)."""
+        found = self.orders.get(id(root))
+        if found is None:
+            found, seen = [], set()
+            stack: list[tuple[Expr, bool]] = [(root, False)]
+            while stack:
+                node, ready = stack.pop()
+                if ready:
+                    found.append(node)
+                elif id(node) not in seen:
+                    seen.add(id(node))
+                    stack.append((node, True))
+                    stack.extend((a, False) for a in node.args)
+            self.orders[id(root)] = found
+        return found
 
     def __call__(self, root: Expr) -> Any:
         """The value of ``root``: an array of length n, or a NumPy scalar if it is constant."""
         memo = self.memo
         if id(root) in memo:
             return memo[id(root)]
+        if self.parent is None:
+            for node in self._order(root):
+                if id(node) not in memo:
+                    memo[id(node)] = self._compute(node)
+            return memo[id(root)]
+        # A subset: look at a node before its children, so that what the parent computed is
+        # gathered whole instead of rebuilt from its parts.
         stack: list[tuple[Expr, bool]] = [(root, False)]
         while stack:
             node, ready = stack.pop()
             key = id(node)
             if key in memo:
                 continue
-            if not ready:
-                inherited = self._inherited(node)
-                if inherited is not None:
-                    memo[key] = inherited
-                    continue
-                if node.op == "const":
-                    memo[key] = _lit(node)
-                    continue
-                if node.op in ("var", "next"):
-                    memo[key] = self.leaf(node.op, str(node.payload))
-                    continue
+            if ready:
+                memo[key] = self._compute(node)
+                continue
+            inherited = self._inherited(node)
+            if inherited is not None:
+                memo[key] = inherited
+            elif not node.args:
+                memo[key] = self._compute(node)
+            else:
                 stack.append((node, True))
                 stack.extend((a, False) for a in node.args if id(a) not in memo)
-                continue
-            memo[key] = HANDLERS[node.op]([memo[id(a)] for a in node.args])
         return memo[id(root)]
+
+    def _compute(self, node: Expr) -> Any:
+        if node.op == "const":
+            return _lit(node)
+        if node.op in LEAVES:
+            return self.leaf(node.op, str(node.payload))
+        return HANDLERS[node.op]([self.memo[id(a)] for a in node.args])
 
     def _inherited(self, node: Expr) -> Any | None:
         parent = self.parent

@@ -40,7 +40,7 @@ from numacheck.model.system import Action, Obligation, TransitionSystem
 Progress = Callable[[int, int, int, int, float], None]
 
 #: States expanded at once; bounds the memory of one batch of successors.
-CHUNK = 1 << 17
+CHUNK = 1 << 19
 
 
 @dataclass
@@ -86,6 +86,7 @@ class _Machine:
                 self.plans[index].checks.append((j, sit, False))
         self.obligations = obligations
         self.fired = [0] * len(ts.actions)
+        self.orders: dict[int, list[Expr]] = {}  # evaluation order per expression, shared
 
     def _plan(self, index: int, action: Action) -> _Plan:
         schema, layout = self.ts.schema, self.layout
@@ -118,7 +119,7 @@ class _Machine:
         transition counts (not when a trace is being rebuilt).
         """
         layout = self.layout
-        values = Values(len(batch), field_leaf(layout, batch))
+        values = Values(len(batch), field_leaf(layout, batch), orders=self.orders)
         out: list[_Step] = []
         for plan in self.plans:
             source = np.flatnonzero(values.mask(plan.action.guard))
@@ -171,7 +172,7 @@ class _Machine:
     def state_checks(self, batch: Words, open_mask: int) -> tuple[dict[int, int], int]:
         """For the open invariants, the first violating row of ``batch`` per obligation; and
         the mask of state situations reached in it."""
-        values = Values(len(batch), field_leaf(self.layout, batch))
+        values = Values(len(batch), field_leaf(self.layout, batch), orders=self.orders)
         first: dict[int, int] = {}
         situations = 0
         for j, ob in enumerate(self.obligations):
@@ -260,7 +261,10 @@ class _Search:
                     break
             if self.stop_reason or not self.open_mask:
                 break
-            level = sort_unique(np.concatenate(pending)) if pending else level[:0]
+            if len(pending) == 1:
+                level = pending[0]  # already sorted, unique and new
+            else:
+                level = sort_unique(np.concatenate(pending)) if pending else level[:0]
             if len(level):
                 self.depth += 1
                 self._store(level, self.depth)

@@ -238,8 +238,12 @@ class Symmetry:
             for r in range(len(refs) - 1, -1, -1):
                 first[refs[r] == label] = r
             keys[:, k] = (first << 40) | blocks[k].astype(np.int64)
-        order = np.argsort(keys, axis=1, kind="stable")  # new label -> old frame
-        rank = np.argsort(order, axis=1, kind="stable")  # old frame -> new label
+        # rank[k]: the new label of frame k, the number of frames ordered before it
+        rank = np.zeros((n, objects), dtype=np.int64)
+        for k in range(objects):
+            for j in range(objects):
+                if j != k:
+                    rank[:, k] += (keys[:, j] < keys[:, k]) | ((keys[:, j] == keys[:, k]) & (j < k))
         for name, col in zip(fr.references, refs, strict=True):
             f = layout.schema[name]
             named = (col >= self.first_value) & (col < self.first_value + objects)
@@ -249,12 +253,10 @@ class Symmetry:
             w, off = layout.place[name]
             rows[:, w] &= ~np.uint64(((1 << f.width) - 1) << off)
             rows[:, w] |= raw.astype(np.uint64) << np.uint64(off)
-        moved = []
-        for j in range(objects):
-            block = np.zeros(n, dtype=np.uint64)
-            for k in range(objects):
-                block = np.where(order[:, j] == k, blocks[k], block)
-            moved.append(block)
+        moved = [np.zeros(n, dtype=np.uint64) for _ in range(objects)]
+        for k in range(objects):
+            for j in range(objects):
+                moved[j] |= np.where(rank[:, k] == j, blocks[k], np.uint64(0))
         rows &= self.frame_clear
         for j, runs in enumerate(self.frame_runs):
             w, off = runs[0].dst

@@ -80,14 +80,21 @@ class Visited:
         if len(self.rows) == 0 or len(candidates) == 0:
             return candidates
         at = rank(self.rows, candidates)
-        found = np.zeros(len(candidates), dtype=bool)
-        inside = at < len(self.rows)
-        found[inside] = np.all(self.rows[at[inside]] == candidates[inside], axis=1)
+        np.minimum(at, len(self.rows) - 1, out=at)
+        if candidates.shape[1] == 1:
+            found = self.rows[at, 0] == candidates[:, 0]
+        else:
+            found = np.all(self.rows[at] == candidates, axis=1)
         return candidates[~found]
 
     def add(self, fresh: Words) -> None:
         """Merge ``fresh`` (sorted, unique, none visited) in."""
         if len(fresh) == 0:
+            return
+        if self.rows.shape[1] == 1:
+            merged = np.concatenate([self.rows[:, 0], fresh[:, 0]])
+            merged.sort(kind="stable")  # two sorted runs: one linear merge
+            self.rows = merged.reshape(-1, 1)
             return
         at = rank(self.rows, fresh) + np.arange(len(fresh))
         total = len(self.rows) + len(fresh)
