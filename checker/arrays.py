@@ -80,7 +80,8 @@ class Layout:
             return np.full(len(batch), f.lo if f.kind == "int" else False,
                            dtype=bool if f.kind == "bool" else INT)
         if f.kind == "bool":
-            return (batch[:, w] & np.uint64(1 << off)) != 0
+            bits: Array = (batch[:, w] & np.uint64(1 << off)) != 0
+            return bits
         raw = (batch[:, w] >> np.uint64(off)) & np.uint64((1 << f.width) - 1)
         col = raw.astype(INT)
         return col + INT(f.lo) if f.lo else col
@@ -148,7 +149,8 @@ class Values:
         self.parent = parent
         self.index = index
         self.memo: dict[int, Any] = {}
-        self.orders = orders if orders is not None else (parent.orders if parent else {})
+        self.orders: dict[int, list[Expr]] = (
+            orders if orders is not None else parent.orders if parent is not None else {})
 
     def _order(self, root: Expr) -> list[Expr]:
         """The nodes below ``root``, children first (computed once per root, then cached)."""

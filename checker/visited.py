@@ -81,11 +81,13 @@ class Visited:
             return candidates
         at = rank(self.rows, candidates)
         np.minimum(at, len(self.rows) - 1, out=at)
+        found: np.ndarray
         if candidates.shape[1] == 1:
             found = self.rows[at, 0] == candidates[:, 0]
         else:
             found = np.all(self.rows[at] == candidates, axis=1)
-        return candidates[~found]
+        fresh: Words = candidates[~found]
+        return fresh
 
     def add(self, fresh: Words) -> None:
         """Merge ``fresh`` (sorted, unique, none visited) in."""
