@@ -252,8 +252,8 @@ class _Search:
                 if not self.open_mask:
                     break
                 if steps:
-                    succ = sort_unique(np.concatenate([s.rows for s in steps]))
-                    if self.symmetry is not None:
+                    succ = self.visited.new(sort_unique(np.concatenate([s.rows for s in steps])))
+                    if self.symmetry is not None:  # (a stored state is canonical already)
                         succ = sort_unique(self.symmetry.canonical(succ))
                     pending.append(self.visited.new(succ))
                 queued = sum(len(p) for p in pending)

@@ -181,8 +181,8 @@ class Symmetry:
                 raise ValueError(f"{fr.name}: each object's fields must be adjacent in one word")
             self.frame_clear = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
             for slot in fr.slots:
-                for name in slot:
-                    self._clear((name,), self.frame_clear)
+                self._clear(slot, self.frame_clear)
+            self._clear(fr.references, self.frame_clear)
             values = list(fr.values)
             if values != list(range(values[0], values[0] + len(values))):
                 raise ValueError(f"{fr.name}: the values naming the objects must be consecutive")
@@ -228,39 +228,38 @@ class Symmetry:
         fr = self.frames
         if fr is None:
             return rows
-        layout, n, objects = self.layout, len(rows), len(fr.slots)
-        refs = [layout.column(rows, name) for name in fr.references]
-        blocks = [_bits(rows, runs[0].dst, self.frame_width) for runs in self.frame_runs]
-        keys = np.empty((n, objects), dtype=np.int64)
-        for k in range(objects):
-            first = np.full(n, len(refs), dtype=np.int64)
-            label = self.first_value + k
-            for r in range(len(refs) - 1, -1, -1):
-                first[refs[r] == label] = r
-            keys[:, k] = (first << 40) | blocks[k].astype(np.int64)
-        # rank[k]: the new label of frame k, the number of frames ordered before it
+        layout, objects = self.layout, len(fr.slots)
+        refs = np.stack([layout.column(rows, name) for name in fr.references], axis=1).astype(np.int64)
+        blocks = np.stack([_bits(rows, runs[0].dst, self.frame_width) for runs in self.frame_runs], axis=1)
+        n, every = len(rows), np.arange(len(rows))
+        first = np.full((n, objects), len(fr.references), dtype=np.int64)
+        for r in range(len(fr.references) - 1, -1, -1):
+            label = refs[:, r] - self.first_value
+            named = (label >= 0) & (label < objects)
+            first[every[named], label[named]] = r
+        keys = (first << 40) | blocks.astype(np.int64)
+        # rank[:, k]: the new label of frame k, how many frames order before it (ties, only
+        # between identical unnamed frames, by old label)
         rank = np.zeros((n, objects), dtype=np.int64)
         for k in range(objects):
             for j in range(objects):
                 if j != k:
-                    rank[:, k] += (keys[:, j] < keys[:, k]) | ((keys[:, j] == keys[:, k]) & (j < k))
-        for name, col in zip(fr.references, refs, strict=True):
-            f = layout.schema[name]
-            named = (col >= self.first_value) & (col < self.first_value + objects)
-            old = np.where(named, col - self.first_value, 0).astype(np.int64)
-            new = np.take_along_axis(rank, old[:, None], axis=1)[:, 0] + self.first_value
-            raw = np.where(named, new, col).astype(np.int64) - f.lo
-            w, off = layout.place[name]
-            rows[:, w] &= ~np.uint64(((1 << f.width) - 1) << off)
-            rows[:, w] |= raw.astype(np.uint64) << np.uint64(off)
-        moved = [np.zeros(n, dtype=np.uint64) for _ in range(objects)]
+                    rank[:, k] += (keys[:, j] < keys[:, k]) if j > k else (keys[:, j] <= keys[:, k])
+        order = np.empty_like(rank)
         for k in range(objects):
-            for j in range(objects):
-                moved[j] |= np.where(rank[:, k] == j, blocks[k], np.uint64(0))
+            order[every, rank[:, k]] = k
+        named = (refs >= self.first_value) & (refs < self.first_value + objects)
+        relabelled = np.take_along_axis(rank, np.where(named, refs - self.first_value, 0), axis=1)
+        refs = np.where(named, relabelled + self.first_value, refs)
+        moved = np.take_along_axis(blocks, order, axis=1)
         rows &= self.frame_clear
+        for c, name in enumerate(fr.references):
+            f = layout.schema[name]
+            w, off = layout.place[name]
+            rows[:, w] |= (refs[:, c] - f.lo).astype(np.uint64) << np.uint64(off)
         for j, runs in enumerate(self.frame_runs):
             w, off = runs[0].dst
-            rows[:, w] |= moved[j] << np.uint64(off)
+            rows[:, w] |= moved[:, j] << np.uint64(off)
         return rows
 
     def _candidates(self, rows: Words) -> list[Words]:

@@ -42,22 +42,41 @@ def less(a: Words, b: Words) -> np.ndarray:
     return less
 
 
-def rank(sorted_rows: Words, needles: Words) -> np.ndarray:
-    """For each needle, the number of rows of ``sorted_rows`` lexicographically below it."""
-    n = len(sorted_rows)
-    if n == 0:
-        return np.zeros(len(needles), dtype=np.int64)
-    if sorted_rows.shape[1] == 1:
-        return np.searchsorted(sorted_rows[:, 0], needles[:, 0])
-    lo = np.zeros(len(needles), dtype=np.int64)
-    hi = np.full(len(needles), n, dtype=np.int64)
-    active = np.arange(len(needles))
+def _bisect(column: np.ndarray, keys: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+            right: bool) -> np.ndarray:
+    """Per key, the first index in ``[lo, hi)`` of sorted ``column`` whose value is not below
+    (``right``: not above) the key, every key searched at once."""
+    lo, hi = lo.copy(), hi.copy()
+    active = np.flatnonzero(lo < hi)
     while len(active):
         mid = (lo[active] + hi[active]) // 2
-        below = less(sorted_rows[mid], needles[active])
-        lo[active[below]] = mid[below] + 1
-        hi[active[~below]] = mid[~below]
+        value, key = column[mid], keys[active]
+        up = value <= key if right else value < key
+        lo[active[up]] = mid[up] + 1
+        hi[active[~up]] = mid[~up]
         active = active[lo[active] < hi[active]]
+    return lo
+
+
+def rank(sorted_rows: Words, needles: Words) -> np.ndarray:
+    """For each needle, the number of rows of ``sorted_rows`` lexicographically below it.
+
+    The first word is searched by NumPy's binary search; each further word only within the
+    (short) run of rows equal to the needle in the words before it.
+    """
+    if len(sorted_rows) == 0:
+        return np.zeros(len(needles), dtype=np.int64)
+    first = sorted_rows[:, 0]
+    lo = np.searchsorted(first, needles[:, 0], side="left")
+    if sorted_rows.shape[1] == 1:
+        return lo
+    hi = np.searchsorted(first, needles[:, 0], side="right")
+    for w in range(1, sorted_rows.shape[1]):
+        column, keys = sorted_rows[:, w], needles[:, w]
+        below = _bisect(column, keys, lo, hi, right=False)
+        if w + 1 < sorted_rows.shape[1]:
+            hi = _bisect(column, keys, lo, hi, right=True)
+        lo = below
     return lo
 
 
