@@ -9,6 +9,7 @@ traceback (set NUMACHECK_DEBUG=1 to see one for an internal error).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from numacheck.checker import interrupt
 from numacheck.checker.itf import ItfError, ItfTrace
 from numacheck.checker.itf import load as itf_load
 from numacheck.checker.outcome import DEFAULT_DEPTH, Limits
@@ -186,9 +188,13 @@ def _writable(output: str, folder: bool) -> None:
 
 
 def _save(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all (a stopped run leaves no report that looks complete)."""
+    part = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        with interrupt.partial(part):
+            part.write_text(text, encoding="utf-8")
+            os.replace(part, path)
     except OSError as exc:
         raise UsageProblemError(f"cannot write {path}: {exc.strerror}") from None
 
@@ -325,15 +331,24 @@ def _show_operation(name: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: run the CLI, turning every input problem into one line and exit code 2."""
+    """Entry point: run the CLI, turning every input problem into one line and exit code 2.
+
+    As the console script (no ``argv``), SIGINT and SIGTERM stop the run and its workers at once.
+    """
+    if argv is None:
+        interrupt.install()
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="numacheck",
-                 standalone_mode=False)
+        try:
+            cli.main(args=list(argv) if argv is not None else None, prog_name="numacheck",
+                     standalone_mode=False)
+        except BaseException:
+            interrupt.hold()  # a failure caused by a stop is not reported
+            raise
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.exceptions.Abort:
         click.echo("numacheck: interrupted", err=True)
-        sys.exit(EXIT_INCONCLUSIVE)
+        sys.exit(interrupt.EXIT_STATUS[signal.SIGINT])
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "numacheck"
         click.echo(f"numacheck: {exc.format_message()} (see '{where} --help')", err=True)
