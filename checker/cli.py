@@ -299,6 +299,8 @@ def _show_variant(v: Variant) -> str:
     for p in PROPERTIES:
         verdict, reason = v.expected(p)
         lines.append(f"  {p:<28} {verdict}" + (f": {reason}" if reason else ""))
+        if p in v.expect_trace:
+            lines.append(f"  {'':<28} recorded counterexample: {v.expect_trace[p].describe()}")
     lines.append("\nOperations:")
     for op in v.operations:
         lines.append(f"  {op.name:<18} {op.citation.short()}")

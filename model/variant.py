@@ -24,6 +24,41 @@ from numacheck.model.operation import Operation
 from numacheck.model.system import Action, Derived, TransitionSystem
 
 
+@dataclass(frozen=True)
+class TraceShape:
+    """The shape of a shortest counterexample: its length and the kernel functions on it.
+
+    Recorded for an era's expected violation from a run of the engine (like LKMM's recorded
+    results) and compared with each run's counterexample, so that a new bug under a property the
+    era violates on purpose still fails the gate.  The functions are a set, not a sequence: of
+    several equally short counterexamples an engine may report any, and these differ in the
+    order of independent steps and in which process or page they use, not in their length.
+    """
+
+    length: int
+    functions: frozenset[str]
+    #: The instance it was recorded on: another instance may have shorter counterexamples.
+    instance: Instance = field(default_factory=Instance)
+    #: The recorded trace's functions in order, for display only (never compared).
+    steps: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "functions", frozenset(self.functions))
+
+    def describe(self) -> str:
+        """``6 steps: mmap, access, ...`` (in order when recorded so), else the set of functions."""
+        if self.steps:
+            return f"{self.length} steps: {', '.join(self.steps)}"
+        return f"{self.length} steps through {', '.join(sorted(self.functions))}"
+
+
+def trace_shape(functions: str) -> TraceShape:
+    """The shape of a recorded trace given as its kernel functions in order, one per step
+    (``"mmap access do_anonymous_page ..."``): its length and the set of them."""
+    steps = tuple(functions.split())
+    return TraceShape(len(steps), frozenset(steps), steps=steps)
+
+
 class VariantError(ModelError):
     """A mistake in a variant's own code, reported at its file and line."""
 
@@ -40,12 +75,18 @@ class Variant:
     expect_violated: Mapping[str, str] = field(default_factory=dict)
     not_modelled: str = ""
     source: str = ""
+    #: For an expected violation, the shape of its shortest counterexample (see TraceShape).
+    expect_trace: Mapping[str, TraceShape] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = [op.name for op in self.operations]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ModelError(f"variant {self.name}: operations defined twice: {sorted(dup)}")
+        stray = sorted(set(self.expect_trace) - set(self.expect_violated))
+        if stray:
+            raise ModelError(f"variant {self.name}: expect_trace records a counterexample for "
+                             f"{', '.join(stray)}, which expect_violated does not name")
 
     def operation(self, name: str) -> Operation:
         """The operation called ``name``."""
@@ -67,13 +108,16 @@ class Variant:
         add_ops: tuple[Operation, ...] = (),
         remove_ops: tuple[str, ...] = (),
         expect_violated: Mapping[str, str] | None = None,
+        expect_trace: Mapping[str, TraceShape] | None = None,
         **meta: str | tuple[str, ...],
     ) -> Variant:
         """A new variant: this one with some operations replaced (matched by name), added or removed.
 
         A replaced or removed name this variant does not have is an error (a misspelt name would
         otherwise check another patch than the one meant); a new operation goes in ``add_ops``.
-        ``expect_violated`` replaces the expectations when given; other keyword arguments set
+        ``expect_violated`` replaces the expectations when given, ``expect_trace`` the recorded
+        counterexample shapes (by default this variant's, for the properties still expected
+        violated: a patch that changes the bug's counterexample fails); other keyword arguments set
         metadata (``versions``, ``commits``, ``summary``, ``not_modelled``, ``source``), which
         otherwise say what the variant was derived from rather than repeat this era's.
         """
@@ -92,6 +136,8 @@ class Variant:
         ops = [by_name.get(op.name, op) for op in self.operations if op.name not in remove_ops]
         ops.extend(add_ops)
         expectations = dict(self.expect_violated if expect_violated is None else expect_violated)
+        shapes = {p: t for p, t in self.expect_trace.items() if p in expectations} \
+            if expect_trace is None else dict(expect_trace)
         changes = [f"replaces {', '.join(by_name)}" if by_name else "",
                    f"adds {', '.join(op.name for op in add_ops)}" if add_ops else "",
                    f"removes {', '.join(remove_ops)}" if remove_ops else ""]
@@ -100,7 +146,8 @@ class Variant:
         changed = "; ".join(c for c in changes if c) or "nothing changed"
         meta.setdefault("summary", f"{self.name}, {changed}.")
         meta.setdefault("source", "")  # a derived variant lives in its own file, not its parent's
-        return replace(self, name=name, operations=tuple(ops), expect_violated=expectations, **meta)  # type: ignore[arg-type]
+        return replace(self, name=name, operations=tuple(ops), expect_violated=expectations,
+                       expect_trace=shapes, **meta)  # type: ignore[arg-type]
 
 
 def build(variant: Variant, inst: Instance) -> TransitionSystem:
