@@ -18,6 +18,9 @@ from pathlib import Path
 import click
 
 from numacheck.checker import interrupt
+from numacheck.checker.baseline import Baseline, BaselineError
+from numacheck.checker.baseline import changes as baseline_changes
+from numacheck.checker.baseline import load as load_baseline
 from numacheck.checker.itf import ItfError, ItfTrace
 from numacheck.checker.itf import load as itf_load
 from numacheck.checker.outcome import DEFAULT_DEPTH, Limits
@@ -107,10 +110,12 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
               help="Write the report here instead of stdout (itf: a directory, one file per trace).")
 @click.option("--no-traces", is_flag=True, help="Text format: omit counterexample traces.")
 @click.option("--show-invariant", is_flag=True, help="Text format: print the invariant of each proof.")
+@click.option("--baseline", type=click.Path(dir_okay=False), default=None, metavar="RESULTS.json",
+              help="Fail (exit 1) on any change from this earlier --format json report.")
 def verify(variants: Sequence[str], properties: Sequence[str], engine: str, processes: int,
            pages: int, nodes: int, depth: int, max_states: int, timeout: float | None,
            max_memory: float | None, seed: int, jobs: int, fmt: str, output: str | None, no_traces: bool,
-           show_invariant: bool) -> None:
+           show_invariant: bool, baseline: str | None) -> None:
     """Check variants against properties and compare with each variant's expectations."""
     inst = Instance(processes=processes, pages=pages, nodes=nodes)
     chosen_variants = [resolve_variant(v) for v in variants] or list(VARIANTS.values())
@@ -129,6 +134,7 @@ def verify(variants: Sequence[str], properties: Sequence[str], engine: str, proc
         raise UsageProblemError("--format itf writes one file per trace: give a directory with --output")
     if output is not None:
         _writable(output, folder=fmt == "itf")
+    earlier = _baseline(baseline)
     limits = Limits(max_states=max_states, timeout=timeout, max_memory_mb=max_memory, depth=depth,
                     seed=seed)
     plan = [Check(v, tuple(chosen_props), engine, inst, limits) for v in chosen_variants]
@@ -137,7 +143,24 @@ def verify(variants: Sequence[str], properties: Sequence[str], engine: str, proc
     results = run_checks(plan, jobs, _progress(interactive), _finished(interactive, len(plan)))
     seconds = time.monotonic() - start
     _write(fmt, results, inst, output, seconds, not no_traces, show_invariant)
-    sys.exit(exit_code(results))
+    code = exit_code(results)
+    if earlier is not None:
+        changed = baseline_changes(earlier, results, inst.describe())
+        for line in changed:
+            click.echo(f"  changed: {line}", err=True)
+        click.echo(f"numacheck: {len(changed)} change(s) from the baseline {earlier.path}", err=True)
+        if changed:
+            code = EXIT_UNEXPECTED
+    sys.exit(code)
+
+
+def _baseline(path: str | None) -> Baseline | None:
+    if path is None:
+        return None
+    try:
+        return load_baseline(path)
+    except BaselineError as exc:
+        raise UsageProblemError(str(exc)) from None
 
 
 def _finished(enabled: bool, total: int) -> Done | None:
