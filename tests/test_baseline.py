@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,7 +55,8 @@ def test_a_patch_that_changes_the_counterexample_is_named(tmp_path: Path) -> Non
                                                   "baseline, not checked in this run"),
     ],
 )
-def test_each_kind_of_change_is_named(tmp_path: Path, edit, needle: str) -> None:  # type: ignore[no-untyped-def]
+def test_each_kind_of_change_is_named(tmp_path: Path, edit: Callable[[dict[str, Any]], None],
+                                      needle: str) -> None:
     base = record(tmp_path, "-v", "linux-6.2", *GROUPING)
     doc = json.loads(base.read_text())
     edit(doc["results"][0])
