@@ -46,15 +46,20 @@ def shape_problem(variant: Variant, prop: Property, found: TraceShape, shortest:
         return "", f"{expected}; this engine's is not necessarily a shortest one, not compared"
     if found.length != recorded.length:
         return f"not the recorded counterexample: {expected}, found {found.describe()}", ""
-    if found.functions == recorded.functions or _realised(variant, prop, recorded, inst, limits):
+    if found.functions == recorded.functions:
         return "", ""
-    return (f"not the recorded counterexample: {expected}, found {found.describe()}, and no "
-            f"counterexample of that length goes through the recorded functions only"), ""
+    search = _through(variant, prop, recorded, inst, limits)
+    if search.path is not None and len(search.path) - 1 == recorded.length:
+        return "", ""
+    why = (f"the search for one through the recorded functions stopped: {search.message}"
+           if search.verdict == "unknown" else
+           "no counterexample of that length goes through the recorded functions only")
+    return f"not the recorded counterexample: {expected}, found {found.describe()}, and {why}", ""
 
 
-def _realised(variant: Variant, prop: Property, shape: TraceShape, inst: Instance, limits: Limits) -> bool:
-    """Whether a counterexample of ``shape.length`` steps uses only ``shape.functions``."""
+def _through(variant: Variant, prop: Property, shape: TraceShape, inst: Instance, limits: Limits) -> Outcome:
+    """The shortest counterexample that uses only ``shape.functions`` (explicit search)."""
     only = replace(variant, operations=tuple(op for op in variant.operations if op.name in shape.functions))
     ts = build(only, inst)
     (outcome,) = explore(ts, [prop.instantiate(ts, inst)], limits)
-    return outcome.path is not None and len(outcome.path) - 1 == shape.length
+    return outcome
