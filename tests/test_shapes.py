@@ -6,6 +6,7 @@ that property must still fail the gate, because its counterexample is not the re
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from numacheck.checker.outcome import Limits
 from numacheck.checker.result import Result
 from numacheck.checker.run import Check, run_check
 from numacheck.model import VARIANTS, Instance, Variant, trace_shape
+from numacheck.model.variants import load_variant_file
 from numacheck.properties import BUILTIN as PROPERTIES
+from numacheck.reports import junit, sarif
 from tests.test_cli import invoke
 
 ALWAYS_GROUP = '''from numacheck.model import FALSE, VARIANTS, operation
@@ -83,3 +86,15 @@ def test_a_recorded_shape_no_shortest_trace_has_is_not_as_expected() -> None:
 def test_a_shape_recorded_on_another_instance_is_not_compared() -> None:
     r = check(VARIANTS["linux-4.0-rc1"], "numa-restore-keeps-write", Instance(processes=1))
     assert r.as_expected and any("not compared" in n for n in r.notes)
+
+
+def test_ci_reports_say_which_counterexample_was_expected(tmp_path: Path) -> None:
+    file = tmp_path / "always_group.py"
+    file.write_text(ALWAYS_GROUP)
+    r = check(load_variant_file(str(file)), "numa-grouping-matches-write")
+    assert not r.as_expected and r.trace_mismatch
+    xml = junit.render([r], Instance().describe())
+    assert 'type="another-counterexample"' in xml and "expected a shortest counterexample of 10" in xml
+    doc = json.loads(sarif.render([r], Instance().describe()))
+    (found,) = doc["runs"][0]["results"]
+    assert "violated as expected, but not the recorded counterexample" in found["message"]["text"]
