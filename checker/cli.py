@@ -8,6 +8,7 @@ traceback (set NUMACHECK_DEBUG=1 to see one for an internal error).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -183,8 +184,10 @@ def _write(fmt: str, results: list[Result], inst: Instance, output: str | None, 
         assert output is not None
         folder = Path(output)
         files = itf.render(results)
-        for name, body in files.items():
-            _save(folder / name, body)
+        with contextlib.ExitStack() as written:  # a stop halfway removes the traces already written
+            for name, body in files.items():
+                written.enter_context(interrupt.partial(folder / name))
+                _save(folder / name, body)
         click.echo(f"{len(files)} ITF trace(s) written to {folder}/", err=True)
         return
     if fmt == "text":
