@@ -8,7 +8,9 @@ traceback (set NUMACHECK_DEBUG=1 to see one for an internal error).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +18,10 @@ from pathlib import Path
 
 import click
 
+from numacheck.checker import interrupt
+from numacheck.checker.baseline import Baseline, BaselineError
+from numacheck.checker.baseline import changes as baseline_changes
+from numacheck.checker.baseline import load as load_baseline
 from numacheck.checker.itf import ItfError, ItfTrace
 from numacheck.checker.itf import load as itf_load
 from numacheck.checker.outcome import DEFAULT_DEPTH, Limits
@@ -107,10 +113,12 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
 @click.option("--show-invariant", is_flag=True, help="Text format: print the invariant of each proof.")
 @click.option("--no-symmetry", is_flag=True,
               help="Explicit engine: store every concrete state (no reduction by symmetry).")
+@click.option("--baseline", type=click.Path(dir_okay=False), default=None, metavar="RESULTS.json",
+              help="Fail (exit 1) on any change from this earlier --format json report.")
 def verify(variants: Sequence[str], properties: Sequence[str], engine: str, processes: int,
            pages: int, nodes: int, depth: int, max_states: int, timeout: float | None,
            max_memory: float | None, seed: int, jobs: int, fmt: str, output: str | None, no_traces: bool,
-           show_invariant: bool, no_symmetry: bool) -> None:
+           show_invariant: bool, no_symmetry: bool, baseline: str | None) -> None:
     """Check variants against properties and compare with each variant's expectations."""
     inst = Instance(processes=processes, pages=pages, nodes=nodes)
     chosen_variants = [resolve_variant(v) for v in variants] or list(VARIANTS.values())
@@ -129,6 +137,7 @@ def verify(variants: Sequence[str], properties: Sequence[str], engine: str, proc
         raise UsageProblemError("--format itf writes one file per trace: give a directory with --output")
     if output is not None:
         _writable(output, folder=fmt == "itf")
+    earlier = _baseline(baseline)
     limits = Limits(max_states=max_states, timeout=timeout, max_memory_mb=max_memory, depth=depth,
                     seed=seed, symmetry=not no_symmetry)
     plan = [Check(v, tuple(chosen_props), engine, inst, limits) for v in chosen_variants]
@@ -137,7 +146,24 @@ def verify(variants: Sequence[str], properties: Sequence[str], engine: str, proc
     results = run_checks(plan, jobs, _progress(interactive), _finished(interactive, len(plan)))
     seconds = time.monotonic() - start
     _write(fmt, results, inst, output, seconds, not no_traces, show_invariant)
-    sys.exit(exit_code(results))
+    code = exit_code(results)
+    if earlier is not None:
+        changed = baseline_changes(earlier, results, inst.describe())
+        for line in changed:
+            click.echo(f"  changed: {line}", err=True)
+        click.echo(f"numacheck: {len(changed)} change(s) from the baseline {earlier.path}", err=True)
+        if changed:
+            code = EXIT_UNEXPECTED
+    sys.exit(code)
+
+
+def _baseline(path: str | None) -> Baseline | None:
+    if path is None:
+        return None
+    try:
+        return load_baseline(path)
+    except BaselineError as exc:
+        raise UsageProblemError(str(exc)) from None
 
 
 def _finished(enabled: bool, total: int) -> Done | None:
@@ -160,8 +186,10 @@ def _write(fmt: str, results: list[Result], inst: Instance, output: str | None, 
         assert output is not None
         folder = Path(output)
         files = itf.render(results)
-        for name, body in files.items():
-            _save(folder / name, body)
+        with contextlib.ExitStack() as written:  # a stop halfway removes the traces already written
+            for name, body in files.items():
+                written.enter_context(interrupt.partial(folder / name))
+                _save(folder / name, body)
         click.echo(f"{len(files)} ITF trace(s) written to {folder}/", err=True)
         return
     if fmt == "text":
@@ -188,9 +216,13 @@ def _writable(output: str, folder: bool) -> None:
 
 
 def _save(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all (a stopped run leaves no report that looks complete)."""
+    part = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        with interrupt.partial(part):
+            part.write_text(text, encoding="utf-8")
+            os.replace(part, path)
     except OSError as exc:
         raise UsageProblemError(f"cannot write {path}: {exc.strerror}") from None
 
@@ -295,6 +327,8 @@ def _show_variant(v: Variant) -> str:
     for p in PROPERTIES:
         verdict, reason = v.expected(p)
         lines.append(f"  {p:<28} {verdict}" + (f": {reason}" if reason else ""))
+        if p in v.expect_trace:
+            lines.append(f"  {'':<28} recorded counterexample: {v.expect_trace[p].describe()}")
     lines.append("\nOperations:")
     for op in v.operations:
         lines.append(f"  {op.name:<18} {op.citation.short()}")
@@ -327,15 +361,24 @@ def _show_operation(name: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: run the CLI, turning every input problem into one line and exit code 2."""
+    """Entry point: run the CLI, turning every input problem into one line and exit code 2.
+
+    As the console script (no ``argv``), SIGINT and SIGTERM stop the run and its workers at once.
+    """
+    if argv is None:
+        interrupt.install()
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="numacheck",
-                 standalone_mode=False)
+        try:
+            cli.main(args=list(argv) if argv is not None else None, prog_name="numacheck",
+                     standalone_mode=False)
+        except BaseException:
+            interrupt.hold()  # a failure caused by a stop is not reported
+            raise
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.exceptions.Abort:
         click.echo("numacheck: interrupted", err=True)
-        sys.exit(EXIT_INCONCLUSIVE)
+        sys.exit(interrupt.EXIT_STATUS[signal.SIGINT])
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "numacheck"
         click.echo(f"numacheck: {exc.format_message()} (see '{where} --help')", err=True)

@@ -114,11 +114,16 @@ class Result:
     variant_source: str = ""
     property_source: str = ""
     instance: dict[str, int] = field(default_factory=dict)
+    #: The recorded shape of the expected counterexample: ``{"length": n, "functions": [...]}``.
+    expected_trace: dict[str, object] | None = None
+    #: Why the counterexample found is not the recorded one (empty when it is, or none is recorded).
+    trace_mismatch: str = ""
 
     @builtins.property
     def as_expected(self) -> bool:
-        """Whether the verdict is the expected one (vacuous and unknown never are)."""
-        return self.verdict == self.expected
+        """Whether the verdict is the expected one (vacuous and unknown never are) and an expected
+        violation's counterexample has its recorded shape."""
+        return self.verdict == self.expected and not self.trace_mismatch
 
     @builtins.property
     def conclusive(self) -> bool:

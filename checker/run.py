@@ -8,7 +8,7 @@ variant's expectation and, for a violation, the rendered counterexample.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import z3
 
@@ -19,6 +19,7 @@ from numacheck.checker.outcome import Limits, Outcome
 from numacheck.checker.pdr import pdr
 from numacheck.checker.portfolio import portfolio
 from numacheck.checker.result import Result
+from numacheck.checker.shapes import shape_of, shape_problem, shortest_by_construction
 from numacheck.checker.sources import property_location, variant_location
 from numacheck.checker.trace import build_trace
 from numacheck.model.instance import Instance
@@ -71,18 +72,25 @@ def run_check(check: Check, progress: Progress | None = None) -> list[Result]:
     obligations = [p.instantiate(ts, check.instance) for p in check.properties]
     outcomes = ENGINES[check.engine](ts, obligations, check.limits, progress)
     return [
-        to_result(check.variant, prop, check.engine, ts, outcome, check.instance)
+        to_result(check.variant, prop, check.engine, ts, outcome, check.instance, check.limits)
         for prop, outcome in zip(check.properties, outcomes, strict=True)
     ]
 
 
 def to_result(variant: Variant, prop: Property, engine: str, ts: TransitionSystem,
-              outcome: Outcome, instance: Instance) -> Result:
-    """An engine outcome as a Result, with expectation and rendered trace."""
+              outcome: Outcome, instance: Instance, limits: Limits) -> Result:
+    """An engine outcome as a Result, with expectation, recorded trace shape and rendered trace."""
     expected, reason = variant.expected(prop.name)
     trace = None
+    mismatch = ""
+    recorded = variant.expect_trace.get(prop.name)
     if outcome.path is not None:
         trace = build_trace(ts, outcome.path, f"{prop.name}: {prop.summary}")
+        if expected == "violated":
+            mismatch, note = shape_problem(variant, prop, shape_of(ts, outcome.path),
+                                           shortest_by_construction(engine, outcome), instance, limits)
+            if note:
+                outcome = replace(outcome, notes=(*outcome.notes, note))
     return Result(
         variant=variant.name,
         property=prop.name,
@@ -103,4 +111,7 @@ def to_result(variant: Variant, prop: Property, engine: str, ts: TransitionSyste
         variant_source=variant_location(variant, prop.name),
         property_source=property_location(prop),
         instance=instance.sizes(),
+        expected_trace=None if recorded is None else
+        {"length": recorded.length, "functions": sorted(recorded.functions), "steps": list(recorded.steps)},
+        trace_mismatch=mismatch,
     )

@@ -14,6 +14,20 @@ from numacheck.model.expr import TRUE, Expr, ModelError, Value, and_, ite, lift,
 from numacheck.model.schema import Schema
 
 
+def _condition(cond: object, what: str) -> Expr:
+    """``cond`` as a boolean expression, or an error saying what was given instead."""
+    if isinstance(cond, bool):
+        raise ModelError(f"a {what} is the Python value {cond}, not an expression: it does not depend "
+                         "on the state (is it an `is`, `in` or a comparison of Python values?); "
+                         "build it from the state with .eq(), &, |, ~, or restrict parameters "
+                         "with operation(where=...)")
+    c = lift(cond)  # type: ignore[arg-type]
+    if c.kind != "bool":
+        raise ModelError(f"a {what} must be a boolean expression, not the {c.kind} expression "
+                         f"{show(c)}: compare it, e.g. x.ne(0)")
+    return c
+
+
 class Step:
     """The state of one operation being executed symbolically."""
 
@@ -35,9 +49,9 @@ class Step:
             raise ModelError(f"write {name} := {show(e)}: expected a {self.schema[name].kind}")
         self._written[name] = e
 
-    def require(self, cond: Expr | bool) -> None:
+    def require(self, cond: Expr) -> None:
         """Add a conjunct to the guard: the operation is enabled only where it holds."""
-        self._guard.append(lift(cond))
+        self._guard.append(_condition(cond, "guard"))
 
     def output(self, name: str, value: Expr | Value) -> None:
         """Expose a value the step computes (e.g. TNF_NO_GROUP) to traces and properties."""
@@ -58,7 +72,7 @@ class Step:
         A guard added inside an arm applies only on that arm (``cond -> g``).  An output set on
         one arm only is False/0 on the other.
         """
-        c = lift(cond)
+        c = _condition(cond, "branch condition") if not isinstance(cond, bool) else lift(cond)
         arms = []
         for body in (then, otherwise):
             arm = Step(self.schema)

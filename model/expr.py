@@ -8,12 +8,14 @@ makes common-subexpression sharing free and lets ``is`` serve as structural equa
 Python's ``==`` keeps its identity meaning (expressions are dictionary keys); use ``a.eq(b)`` and
 ``a.ne(b)`` to build comparisons.  ``&``, ``|``, ``~``, ``+``, ``-``, ``<``, ``<=``, ``>``, ``>=``
 build expressions as expected.  Using an expression where Python wants a ``bool`` is an error, so
-a Python ``if`` on a symbolic value cannot slip into a model by accident.
+a Python ``if`` on a symbolic value cannot slip into a model by accident; ``a == b`` gives a
+:class:`PythonEquality`, which containers can use but a guard, condition or operand cannot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Literal
 
 Kind = Literal["bool", "int"]
@@ -26,6 +28,54 @@ OPS = ("const", "var", "next", "not", "and", "or", "ite", "eq", "lt", "le", "add
 
 class ModelError(Exception):
     """A model is ill-formed: a type mismatch, an unknown field, an out-of-range value."""
+
+
+class ExprUseError(ModelError, TypeError):
+    """An expression used as a Python value: a Python ``if``/``and``/``or``/``not``, or ``==``."""
+
+
+TRUTH_ERROR = ("a symbolic expression has no Python truth value (a Python if, and, or, not on "
+               "it): write mm.branch(cond, then, otherwise), ite(cond, a, b), &, | or ~")
+EQUALITY_ERROR = ("== between expressions is Python's identity test, not a symbolic comparison: "
+                  "write a.eq(b) (and a.ne(b) for !=)")
+
+#: How many operation bodies are running now (see :func:`operation_body`).
+_IN_BODY = [0]
+
+
+@contextmanager
+def operation_body() -> Iterator[None]:
+    """While an operation body runs symbolically, ``if a == b`` on expressions is an error."""
+    _IN_BODY[0] += 1
+    try:
+        yield
+    finally:
+        _IN_BODY[0] -= 1
+
+
+class PythonEquality:
+    """What ``==``/``!=`` on an expression gives: Python's identity answer, never an expression.
+
+    Hash-consing makes identity structural equality, so ``in``, ``list.index`` and dataclass
+    ``==`` still work; but using it as a guard, a condition or an operand raises, and so does
+    its truth value inside an operation body, where ``if a == b`` would silently be a test of
+    the two trees' identity instead of the symbolic comparison ``a.eq(b)``.
+    """
+
+    __slots__ = ("same",)
+
+    def __init__(self, same: bool) -> None:
+        self.same = same
+
+    def __bool__(self) -> bool:
+        if _IN_BODY[0]:
+            raise ExprUseError(EQUALITY_ERROR)
+        return self.same
+
+    def _refuse(self, *_: object) -> None:
+        raise ExprUseError(EQUALITY_ERROR)
+
+    __and__ = __rand__ = __or__ = __ror__ = __invert__ = __xor__ = __rxor__ = _refuse
 
 
 class Expr:
@@ -55,7 +105,13 @@ class Expr:
         raise AttributeError("expressions are immutable")
 
     def __bool__(self) -> bool:
-        raise TypeError("a symbolic expression has no Python truth value; use ite(), & or |")
+        raise ExprUseError(TRUTH_ERROR)
+
+    def __eq__(self, other: object) -> PythonEquality:  # type: ignore[override]
+        return PythonEquality(self is other)
+
+    def __ne__(self, other: object) -> PythonEquality:  # type: ignore[override]
+        return PythonEquality(self is not other)
 
     def __reduce__(self) -> tuple[object, ...]:
         return (Expr, (self.op, self.kind, self.args, self.payload))
@@ -125,6 +181,8 @@ def const(value: Value) -> Expr:
         return Expr("const", "bool", (), value)
     if isinstance(value, int):
         return Expr("const", "int", (), int(value))
+    if isinstance(value, PythonEquality):
+        raise ExprUseError(EQUALITY_ERROR)
     raise ModelError(f"not a boolean or integer literal: {value!r}")
 
 

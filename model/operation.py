@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from numacheck.model.builder import Step
+from numacheck.model.expr import operation_body
 from numacheck.model.instance import Instance, schema
 from numacheck.model.mm import MM
 from numacheck.model.system import Action, Citation
@@ -70,7 +71,8 @@ class Operation:
         for binding in self.bindings(inst):
             step = Step(sch)
             mm = MM(inst, step)
-            self.body(mm, **binding)
+            with operation_body():
+                self.body(mm, **binding)
             mm.finish()
             yield Action(
                 op=self.name,

@@ -9,16 +9,59 @@ Eras share operations and override the ones that differ; a user variant file doe
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from numacheck.model.builder import Step
+from numacheck.model.diagnose import did_you_mean, explain, user_frame
 from numacheck.model.expr import ModelError, ite, lift
 from numacheck.model.instance import Instance, schema
 from numacheck.model.mm import MM, vm_page_prot
 from numacheck.model.operation import Operation
 from numacheck.model.symmetry import interchangeable
-from numacheck.model.system import Derived, TransitionSystem
+from numacheck.model.system import Action, Derived, TransitionSystem
+
+
+@dataclass(frozen=True)
+class TraceShape:
+    """The shape of a shortest counterexample: its length and the kernel functions on it.
+
+    Recorded for an era's expected violation from a run of the engine (like LKMM's recorded
+    results) and compared with each run's counterexample, so that a new bug under a property the
+    era violates on purpose still fails the gate.  The functions are a set, not a sequence: of
+    several equally short counterexamples an engine may report any, and these differ in the
+    order of independent steps and in which process or page they use, not in their length.
+    """
+
+    length: int
+    functions: frozenset[str]
+    #: The instance it was recorded on: another instance may have shorter counterexamples.
+    instance: Instance = field(default_factory=Instance)
+    #: The recorded trace's functions in order, for display only (never compared).
+    steps: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "functions", frozenset(self.functions))
+
+    def describe(self) -> str:
+        """``6 steps: mmap, access, ...`` (in order when recorded so), else the set of functions."""
+        if self.steps:
+            return f"{self.length} steps: {', '.join(self.steps)}"
+        return f"{self.length} steps through {', '.join(sorted(self.functions))}"
+
+
+def trace_shape(functions: str) -> TraceShape:
+    """The shape of a recorded trace given as its kernel functions in order, one per step
+    (``"mmap access do_anonymous_page ..."``): its length and the set of them."""
+    steps = tuple(functions.split())
+    return TraceShape(len(steps), frozenset(steps), steps=steps)
+
+
+class VariantError(ModelError):
+    """A mistake in a variant's own code, reported at its file and line."""
 
 
 @dataclass(frozen=True)
@@ -33,12 +76,18 @@ class Variant:
     expect_violated: Mapping[str, str] = field(default_factory=dict)
     not_modelled: str = ""
     source: str = ""
+    #: For an expected violation, the shape of its shortest counterexample (see TraceShape).
+    expect_trace: Mapping[str, TraceShape] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = [op.name for op in self.operations]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ModelError(f"variant {self.name}: operations defined twice: {sorted(dup)}")
+        stray = sorted(set(self.expect_trace) - set(self.expect_violated))
+        if stray:
+            raise ModelError(f"variant {self.name}: expect_trace records a counterexample for "
+                             f"{', '.join(stray)}, which expect_violated does not name")
 
     def operation(self, name: str) -> Operation:
         """The operation called ``name``."""
@@ -57,29 +106,66 @@ class Variant:
         name: str,
         *,
         replace_ops: tuple[Operation, ...] = (),
+        add_ops: tuple[Operation, ...] = (),
         remove_ops: tuple[str, ...] = (),
         expect_violated: Mapping[str, str] | None = None,
+        expect_trace: Mapping[str, TraceShape] | None = None,
         **meta: str | tuple[str, ...],
     ) -> Variant:
-        """A new variant: this one with some operations replaced (matched by name) or removed.
+        """A new variant: this one with some operations replaced (matched by name), added or removed.
 
-        ``expect_violated`` replaces the expectations when given; other keyword arguments set
-        metadata (``versions``, ``commits``, ``summary``, ``not_modelled``, ``source``).
+        A replaced or removed name this variant does not have is an error (a misspelt name would
+        otherwise check another patch than the one meant); a new operation goes in ``add_ops``.
+        ``expect_violated`` replaces the expectations when given, ``expect_trace`` the recorded
+        counterexample shapes (by default this variant's, for the properties still expected
+        violated: a patch that changes the bug's counterexample fails); other keyword arguments set
+        metadata (``versions``, ``commits``, ``summary``, ``not_modelled``, ``source``), which
+        otherwise say what the variant was derived from rather than repeat this era's.
         """
+        own = [op.name for op in self.operations]
+        for what, names in (("replace_ops", [op.name for op in replace_ops]), ("remove_ops", remove_ops)):
+            for unknown in (n for n in names if n not in own):
+                raise ModelError(
+                    f"variant {name}: {what} names {unknown!r}, which {self.name} does not have"
+                    f"{did_you_mean(unknown, own)}; its operations: {', '.join(own)}"
+                    + ("; a new operation goes in add_ops=" if what == "replace_ops" else ""))
+        for op in add_ops:
+            if op.name in own:
+                raise ModelError(f"variant {name}: add_ops has {op.name!r}, which {self.name} "
+                                 "already has; to change it, pass it in replace_ops=")
         by_name = {op.name: op for op in replace_ops}
-        unknown = set(remove_ops) - {op.name for op in self.operations}
-        if unknown:
-            raise ModelError(f"variant {name}: cannot remove unknown operations {sorted(unknown)}")
-        ops = [by_name.pop(op.name, op) for op in self.operations if op.name not in remove_ops]
-        ops.extend(by_name.values())
+        ops = [by_name.get(op.name, op) for op in self.operations if op.name not in remove_ops]
+        ops.extend(add_ops)
         expectations = dict(self.expect_violated if expect_violated is None else expect_violated)
+        shapes = {p: t for p, t in self.expect_trace.items() if p in expectations} \
+            if expect_trace is None else dict(expect_trace)
+        changes = [f"replaces {', '.join(by_name)}" if by_name else "",
+                   f"adds {', '.join(op.name for op in add_ops)}" if add_ops else "",
+                   f"removes {', '.join(remove_ops)}" if remove_ops else ""]
+        meta.setdefault("versions", f"derived from {self.name} ({self.versions})")
+        meta.setdefault("commits", ())
+        changed = "; ".join(c for c in changes if c) or "nothing changed"
+        meta.setdefault("summary", f"{self.name}, {changed}.")
         meta.setdefault("source", "")  # a derived variant lives in its own file, not its parent's
-        return replace(self, name=name, operations=tuple(ops), expect_violated=expectations, **meta)  # type: ignore[arg-type]
+        return replace(self, name=name, operations=tuple(ops), expect_violated=expectations,
+                       expect_trace=shapes, **meta)  # type: ignore[arg-type]
 
 
 def build(variant: Variant, inst: Instance) -> TransitionSystem:
     """The transition system of ``variant`` on ``inst``: every operation, every parameter."""
-    actions = [a for op in variant.operations for a in op.instantiate(inst)]
+    actions: list[Action] = []
+    with contextlib.redirect_stdout(sys.stderr):  # a body's print() must not corrupt a report
+        for op in variant.operations:
+            try:
+                actions.extend(op.instantiate(inst))
+            except Exception as exc:
+                where = user_frame(exc.__traceback__)
+                if where is None:  # numacheck's own code: a model error or an internal one
+                    raise
+                file = where[0]
+                if variant.source and Path(variant.source).resolve() == Path(file).resolve():
+                    file = variant.source  # the path as the user gave it
+                raise VariantError(f"{file}:{where[1]}: in {op.name}: {explain(exc, where[0])}") from None
     sch = schema(inst)
     return TransitionSystem(
         name=f"{variant.name}[{inst.describe()}]",

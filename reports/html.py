@@ -138,7 +138,7 @@ def details(i: int, r: Result) -> str:
         out.append(f"<p>{escape(r.property_summary)}</p>")
     if r.expectation_reason:
         out.append(f"<p>Expected {escape(r.expected)}: {escape(r.expectation_reason)}</p>")
-    out += [f"<p>{escape(text)}</p>" for text in (r.message, *r.notes) if text]
+    out += [f"<p>{escape(text)}</p>" for text in (r.trace_mismatch, r.message, *r.notes) if text]
     out.append(stats_table(r))
     if r.trace is not None:
         out.append(f"<h4>Counterexample, {r.trace.length} steps</h4>")

@@ -61,6 +61,8 @@ def result_json(r: Result) -> dict[str, Any]:
         "message": r.message,
         "notes": list(r.notes),
         "trace": trace_json(r.trace) if r.trace is not None else None,
+        "expected_trace": r.expected_trace,
+        "trace_mismatch": r.trace_mismatch,
         "stats": stats_json(r.stats),
     }
 

@@ -17,6 +17,8 @@ from numacheck.reports.text import VERDICT_WORD, render_trace, result_line
 
 def failure_kind(r: Result) -> str:
     """The failure's ``type``: which way the result differs from the expectation."""
+    if r.trace_mismatch:
+        return "another-counterexample"
     if r.verdict == "violated":
         return "unexpected-violation"
     if r.verdict == "holds":
@@ -31,6 +33,8 @@ def details(r: Result) -> str:
         lines.append(f"expected {r.expected}: {r.expectation_reason}")
     if r.message:
         lines.append(r.message)
+    if r.trace_mismatch:
+        lines.append(r.trace_mismatch)
     if r.trace is not None:
         lines.append(render_trace(r.trace))
     return "\n".join(lines)
@@ -43,8 +47,8 @@ def testcase(r: Result) -> ET.Element:
     if not r.conclusive:
         ET.SubElement(case, "skipped", message=r.message or "inconclusive")
     elif not r.as_expected:
-        failure = ET.SubElement(case, "failure", type=failure_kind(r),
-                                message=f"{VERDICT_WORD[r.verdict]}, expected {r.expected}")
+        summary = r.trace_mismatch or f"{VERDICT_WORD[r.verdict]}, expected {r.expected}"
+        failure = ET.SubElement(case, "failure", type=failure_kind(r), message=summary)
         failure.text = details(r)
     elif r.trace is not None:
         ET.SubElement(case, "system-out").text = details(r)

@@ -60,6 +60,8 @@ def level(r: Result) -> str:
 def message(r: Result) -> str:
     """What happened, in one or two sentences."""
     who = f"{r.variant}: {r.property}"
+    if r.trace_mismatch:
+        return f"{who} is violated as expected, but {r.trace_mismatch} ({r.engine})."
     if r.verdict == "violated":
         length = f"{r.trace.length}-step counterexample, " if r.trace is not None else ""
         return f"{who} is violated ({length}{r.engine}) but the variant expects it to hold."

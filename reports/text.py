@@ -77,6 +77,8 @@ def result_line(r: Result) -> str:
         status = "as expected"
     elif r.verdict == "unknown":
         status = "inconclusive"
+    elif r.trace_mismatch:
+        status = "UNEXPECTED (another trace)"
     else:
         status = f"UNEXPECTED (expected {r.expected})"
     if r.stats.states:  # decided by explicit search (alone or in the portfolio)
@@ -100,6 +102,8 @@ def render(results: Iterable[Result], traces: bool = True, invariants: bool = Fa
             lines.extend(f"    {clause}" for clause in r.certificate.splitlines())
         if r.message and r.verdict in ("vacuous", "unknown"):
             lines.append(f"\n{r.variant} / {r.property}: {r.verdict}: {r.message}")
+        if r.trace_mismatch:
+            lines.append(f"\n{r.variant} / {r.property}: {r.trace_mismatch} (below)")
         if traces and r.trace is not None:
             why = f" (expected: {r.expectation_reason})" if r.expectation_reason else ""
             lines.append(f"\n{r.variant} / {r.property}{why}")

@@ -105,7 +105,7 @@ def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], needle: str) ->
         ("VARIANT = 3\n", "must define VARIANT"),
         ("import numacheck.model\ndef broken(:\n", "bad.py:2: SyntaxError"),
         ("from numacheck.model import VARIANTS\nVARIANT = VARIANTS['linux-6.2'].derive('x', "
-         "remove_ops=('no_such_op',))\n", "cannot remove unknown operations"),
+         "remove_ops=('no_such_op',))\n", "remove_ops names 'no_such_op'"),
         ("raise RuntimeError('boom')\n", "RuntimeError: boom"),
     ],
 )

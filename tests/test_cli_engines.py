@@ -99,7 +99,7 @@ def task_numa_hop(mm, p):
     \"\"\"The task moves to the next node, without wrapping around (the bug).\"\"\"
     mm.step.write(f"p{p}.node", mm.step.read(f"p{p}.node") + 1)
 
-VARIANT = VARIANTS["linux-4.9"].derive("overflow", replace_ops=(task_numa_hop,))
+VARIANT = VARIANTS["linux-4.9"].derive("overflow", add_ops=(task_numa_hop,))
 """
 
 

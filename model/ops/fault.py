@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from numacheck.model.diagnose import lookup
 from numacheck.model.expr import Expr
 from numacheck.model.mm import MM, maybe_mkwrite, vm_page_prot
 from numacheck.model.operation import Operation, operation, pages, processes
@@ -108,7 +109,7 @@ REUSE_RULES: dict[str, tuple[ReuseRule, Citation]] = {
 
 def do_wp_page(rule: str) -> Operation:
     """The write-protect fault with the anonymous reuse rule of an era (see REUSE_RULES)."""
-    may_reuse, citation = REUSE_RULES[rule]
+    may_reuse, citation = lookup(REUSE_RULES, rule, "do_wp_page reuse rule")
 
     @operation("do_wp_page", citation, p=processes, page=pages)
     def body(mm: MM, p: int, page: int) -> None:

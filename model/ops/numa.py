@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from numacheck.model.diagnose import lookup
 from numacheck.model.expr import FALSE, TRUE, Expr
 from numacheck.model.mm import (
     MM,
@@ -125,7 +126,7 @@ SCAN_RULES: dict[str, ScanRule] = {
 
 def change_prot_numa(era: str) -> Operation:
     """The NUMA hinting scan of an era (see SCAN_RULES)."""
-    rule = SCAN_RULES[era]
+    rule = lookup(SCAN_RULES, era, "change_prot_numa era")
 
     @operation("change_prot_numa", rule.citation, p=processes, page=pages)
     def body(mm: MM, p: int, page: int) -> None:
@@ -290,7 +291,7 @@ def migrate_misplaced_page(mm: MM, pfn: Expr, target: Expr, rebuild: Rebuild) ->
 
 def do_numa_page(era: str) -> Operation:
     """The NUMA hinting fault of an era (see NUMA_FAULT_RULES)."""
-    rule = NUMA_FAULT_RULES[era]
+    rule = lookup(NUMA_FAULT_RULES, era, "do_numa_page era")
 
     @operation("do_numa_page", rule.citation, p=processes, page=pages, outcome=choices(*OUTCOMES))
     def body(mm: MM, p: int, page: int, outcome: str) -> None:

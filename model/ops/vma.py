@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from numacheck.model.diagnose import lookup
 from numacheck.model.expr import FALSE, TRUE, Expr
 from numacheck.model.mm import MM, Vma, vm_page_prot, vma_wants_manual_pte_write_upgrade
 from numacheck.model.operation import Operation, choices, operation, processes
@@ -125,7 +126,7 @@ MPROTECT_RULES: dict[str, tuple[MprotectRule, Citation]] = {
 
 def mprotect(rule: str) -> Operation:
     """mprotect with the PTE rule of an era (see MPROTECT_RULES)."""
-    rebuild, citation = MPROTECT_RULES[rule]
+    rebuild, citation = lookup(MPROTECT_RULES, rule, "mprotect rule")
 
     @operation("mprotect", citation, p=processes, prot=choices(*PROTS))
     def body(mm: MM, p: int, prot: str) -> None:

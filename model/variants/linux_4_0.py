@@ -1,6 +1,6 @@
 """Linux 4.0: the hinted PTE keeps _PAGE_RW and the restore puts it back."""
 
-from numacheck.model.variant import Variant
+from numacheck.model.variant import Variant, trace_shape
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
 
 VARIANT = Variant(
@@ -21,4 +21,12 @@ VARIANT = Variant(
                                        "still writable, so the fault is grouped.",
     },
     not_modelled=NOT_MODELLED,
+    # Recorded history, like LKMM's expected results: the shortest counterexample the engine
+    # found on the default instance, one kernel function per step; every run compares the length
+    # and the set of functions of its own with it (checker/shapes.py).
+    expect_trace={
+        "numa-grouping-matches-write": trace_shape(
+            "mmap access do_anonymous_page fork access change_prot_numa "
+            "do_numa_page"),
+    },
 )

@@ -1,6 +1,6 @@
 """Linux 4.0-rc1: NUMA hints become PROT_NONE and the restore loses the write bit."""
 
-from numacheck.model.variant import Variant
+from numacheck.model.variant import Variant, trace_shape
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
 
 _LOST = (
@@ -31,4 +31,16 @@ VARIANT = Variant(
                                        "PTE, so pages written before the scan are not grouped.",
     },
     not_modelled=NOT_MODELLED,
+    # Recorded history, like LKMM's expected results: the shortest counterexample the engine
+    # found on the default instance, one kernel function per step; every run compares the length
+    # and the set of functions of its own with it (checker/shapes.py).
+    expect_trace={
+        "numa-restore-keeps-write": trace_shape(
+            "mmap access do_anonymous_page change_prot_numa access do_numa_page"),
+        "numa-migrate-keeps-write": trace_shape(
+            "mmap access do_anonymous_page migrate_task_to change_prot_numa access "
+            "do_numa_page"),
+        "numa-grouping-matches-write": trace_shape(
+            "mmap access do_anonymous_page change_prot_numa access do_numa_page"),
+    },
 )

@@ -1,6 +1,6 @@
 """Linux 4.0-rc4: grouping switched to the dirty bit; the write bit is still lost."""
 
-from numacheck.model.variant import Variant
+from numacheck.model.variant import Variant, trace_shape
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
 
 VARIANT = Variant(
@@ -24,4 +24,17 @@ VARIANT = Variant(
                                        "that fork write-protected is grouped.",
     },
     not_modelled=NOT_MODELLED,
+    # Recorded history, like LKMM's expected results: the shortest counterexample the engine
+    # found on the default instance, one kernel function per step; every run compares the length
+    # and the set of functions of its own with it (checker/shapes.py).
+    expect_trace={
+        "numa-restore-keeps-write": trace_shape(
+            "mmap access do_anonymous_page change_prot_numa access do_numa_page"),
+        "numa-migrate-keeps-write": trace_shape(
+            "mmap access do_anonymous_page migrate_task_to change_prot_numa access "
+            "do_numa_page"),
+        "numa-grouping-matches-write": trace_shape(
+            "mmap access do_anonymous_page fork access change_prot_numa "
+            "do_numa_page"),
+    },
 )

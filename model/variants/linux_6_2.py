@@ -1,7 +1,7 @@
 """Linux 6.2: savedwrite is gone; writability is re-determined at the hinting fault."""
 
 from numacheck.model.ops.vma import mbind
-from numacheck.model.variant import Variant
+from numacheck.model.variant import Variant, trace_shape
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
 
 VARIANT = Variant(
@@ -29,4 +29,15 @@ VARIANT = Variant(
                                        "as writable at its next hinting fault.",
     },
     not_modelled=NOT_MODELLED,
+    # Recorded history, like LKMM's expected results: the shortest counterexample the engine
+    # found on the default instance, one kernel function per step; every run compares the length
+    # and the set of functions of its own with it (checker/shapes.py).
+    expect_trace={
+        "numa-migrate-keeps-write": trace_shape(
+            "mmap access do_anonymous_page migrate_task_to change_prot_numa access "
+            "do_numa_page"),
+        "numa-grouping-matches-write": trace_shape(
+            "mmap access do_anonymous_page migrate_task_to change_prot_numa access "
+            "do_numa_page access change_prot_numa do_numa_page"),
+    },
 )
