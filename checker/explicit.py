@@ -137,10 +137,10 @@ class _Machine:
                     self._range_check(plan.action, u.name, v)
                 post[u.name] = v
                 succ[:, u.word] |= layout.word_bits(u.name, v)
-            for name, e in plan.action.updates:
-                if e.op == "const":
-                    post[name] = sub.ints(e)
             if on_check is not None and plan.checks:
+                for name, e in plan.action.updates:
+                    if e.op == "const":
+                        post[name] = sub.ints(e)
                 self._checks(plan, sub, source, succ, open_mask, on_check)
             out.append(_Step(plan.index, source, succ))
         return out
@@ -254,8 +254,8 @@ class _Search:
                 if steps:
                     succ = self.visited.new(sort_unique(np.concatenate([s.rows for s in steps])))
                     if self.symmetry is not None:  # (a stored state is canonical already)
-                        succ = sort_unique(self.symmetry.canonical(succ))
-                    pending.append(self.visited.new(succ))
+                        succ = self.visited.new(sort_unique(self.symmetry.canonical(succ)))
+                    pending.append(succ)
                 queued = sum(len(p) for p in pending)
                 if self._limited(queued, len(level) - start - len(chunk)):
                     break
