@@ -36,6 +36,7 @@ from numacheck.model.instance import Instance
 from numacheck.model.variant import Variant, build
 from numacheck.model.variants import BUILTIN as VARIANTS
 from numacheck.model.variants import resolve as resolve_variant
+from numacheck.model.variants.releases import for_kernel
 from numacheck.properties import BUILTIN as PROPERTIES
 from numacheck.properties import resolve as resolve_property
 from numacheck.properties.base import Property
@@ -81,6 +82,9 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
 @cli.command()
 @click.option("--variant", "-v", "variants", multiple=True, metavar="NAME|FILE.py",
               help="Built-in variant or a variant file (repeatable; default: every built-in).")
+@click.option("--kernel", "-k", "kernels", multiple=True, metavar="VERSION",
+              help="The built-in variant that stands for this kernel release, e.g. 6.1 or "
+                   "4.0-rc4 (repeatable; see 'numacheck list').")
 @click.option("--property", "-p", "properties", multiple=True, metavar="NAME",
               help="Property to check (repeatable; default: every property).")
 @click.option("--engine", "-e", type=click.Choice(list(ENGINES)), default="explicit", show_default=True)
@@ -105,13 +109,15 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
               help="Write the report here instead of stdout (itf: a directory, one file per trace).")
 @click.option("--no-traces", is_flag=True, help="Text format: omit counterexample traces.")
 @click.option("--show-invariant", is_flag=True, help="Text format: print the invariant of each proof.")
-def verify(variants: Sequence[str], properties: Sequence[str], engine: str, processes: int,
+def verify(variants: Sequence[str], kernels: Sequence[str], properties: Sequence[str], engine: str,
+           processes: int,
            pages: int, nodes: int, depth: int, max_states: int, timeout: float | None,
            max_memory: float | None, seed: int, jobs: int, fmt: str, output: str | None, no_traces: bool,
            show_invariant: bool) -> None:
     """Check variants against properties and compare with each variant's expectations."""
     inst = Instance(processes=processes, pages=pages, nodes=nodes)
-    chosen_variants = [resolve_variant(v) for v in variants] or list(VARIANTS.values())
+    chosen_variants = ([resolve_variant(v) for v in variants] + _kernel_variants(kernels)
+                       or list(VARIANTS.values()))
     chosen_props = [resolve_property(p) for p in properties] or list(PROPERTIES.values())
     if max_states < 1:
         raise UsageProblemError("--max-states must be at least 1")
@@ -136,6 +142,12 @@ def verify(variants: Sequence[str], properties: Sequence[str], engine: str, proc
     seconds = time.monotonic() - start
     _write(fmt, results, inst, output, seconds, not no_traces, show_invariant)
     sys.exit(exit_code(results))
+
+
+def _kernel_variants(kernels: Sequence[str]) -> list[Variant]:
+    """The built-in variant of each --kernel release, each once, in the order given."""
+    chosen = [for_kernel(k, VARIANTS.values()) for k in kernels]
+    return [v for i, v in enumerate(chosen) if v not in chosen[:i]]
 
 
 def _finished(enabled: bool, total: int) -> Done | None:
@@ -276,10 +288,16 @@ def _operations() -> dict[str, list[str]]:
 
 
 @cli.command()
-@click.argument("name")
-def show(name: str) -> None:
+@click.argument("name", required=False)
+@click.option("--kernel", "-k", metavar="VERSION",
+              help="Describe the built-in variant that stands for this kernel release.")
+def show(name: str | None, kernel: str | None) -> None:
     """Describe a variant (name or file), a property or an operation."""
-    if name in PROPERTIES:
+    if kernel is not None and name is None:
+        click.echo(_show_variant(for_kernel(kernel, VARIANTS.values())))
+    elif name is None or kernel is not None:
+        raise UsageProblemError("show takes a NAME or --kernel VERSION (one of them)")
+    elif name in PROPERTIES:
         click.echo(_show_property(PROPERTIES[name]))
     elif name in _operations():
         click.echo(_show_operation(name))
@@ -288,7 +306,8 @@ def show(name: str) -> None:
 
 
 def _show_variant(v: Variant) -> str:
-    lines = [f"{v.name}  ({v.versions})", f"commits: {', '.join(v.commits) or '-'}", "", v.summary, ""]
+    lines = [f"{v.name}  (stands for Linux {v.versions})", f"commits: {', '.join(v.commits) or '-'}",
+             "", v.summary, ""]
     lines.append("Expectations:")
     for p in PROPERTIES:
         verdict, reason = v.expected(p)
@@ -297,7 +316,7 @@ def _show_variant(v: Variant) -> str:
     for op in v.operations:
         lines.append(f"  {op.name:<18} {op.citation.short()}")
     if v.not_modelled:
-        lines.append(f"\nNot modelled: {v.not_modelled}")
+        lines.append(f"\nLeaves out: {v.not_modelled}")
     return "\n".join(lines)
 
 
