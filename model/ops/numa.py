@@ -2,8 +2,12 @@
 
 Each era's scan (change_prot_numa -> change_pte_range with prot_numa) and hinting fault
 (do_numa_page) is one row of a table below; the operations are built from a row, so the
-differences between eras are visible side by side.  Sources: /docs/kernel-sources.md quotes
-the kernel text of every row.
+differences between eras are visible side by side.  A fault row's ``outcomes`` are the ways a
+fault of that era can end (no migration, migrated, migration failed after the unlock, and from
+6.11 isolation failed under the lock), each a :class:`MigrationOutcome` saying what happens to
+the PTE.  Every rule is a plain object, so a variant may pass its own row, or a row with one
+field replaced, to :func:`change_prot_numa` / :func:`do_numa_page`.  Sources:
+/docs/kernel-sources.md quotes the kernel text of every row.
 """
 
 from __future__ import annotations
