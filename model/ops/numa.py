@@ -438,7 +438,7 @@ NUMA_FAULT_RULES: dict[str, NumaFaultRule] = {
         rebuild=_rebuild_6_4,
         outcomes=OUTCOMES_6_2,
         citation=Citation("do_numa_page", "mm/memory.c, mm/migrate.c", "6.4 .. 6.10",
-                          ("6a56ccbcf6c6", "b99a342d4f11"), confidence="V",
+                          ("6a56ccbcf6c6", "b99a342d4f11", "3c811f7883c4"), confidence="V",
                           note="fault as 6.2 (6.7 text: folio, same order-0 logic); the revert "
                                "of 96a9c287e25d (6.4-rc1 MM pull) leaves a readable migration "
                                "entry's PTE as mk_pte(new, vm_page_prot) gives it"),

@@ -13,8 +13,8 @@ VARIANT = Variant(
         "mapping whose page_mapcount() is not 1, so a page shared by fork is no longer hinted.  "
         "Everything else is 4.9's: the hinted PTE keeps _PAGE_RW (through pte_mk_savedwrite "
         "from 4.11, _PAGE_RW on x86), the fault restores it and then migrates through the "
-        "present PTE, and TNF_NO_GROUP follows the restored write bit.  No property changes "
-        "verdict; the traces that hint a fork-shared page disappear."
+        "present PTE, and TNF_NO_GROUP follows the restored write bit.  Expected: every property "
+        "holds, as in 4.9 (the skip only removes the traces that hint a fork-shared page)."
     ),
     operations=era_ops(scan="4.16", fault="4.9", mprotect_rule="4.0", reuse="reuse_swap_page"),
     not_modelled=not_modelled(

@@ -16,7 +16,10 @@ VARIANT = Variant(
         "same merge window) and a PageAnonExclusive page.  So mprotect(PROT_READ) then "
         "mprotect(PROT_READ|PROT_WRITE) leaves a written exclusive page writable.  A clean one "
         "stays read-only until 6.2 (d84887739d5c).  The hinting fault is 5.13's (savedwrite, "
-        "migration from the hinted PTE), and reuse follows PageAnonExclusive (5.19)."
+        "migration from the hinted PTE), and reuse follows PageAnonExclusive (5.19).  Expected: "
+        "every property holds; the upgrade is taken only for an exclusive anonymous page in a "
+        "VM_WRITE mapping, which is what write-requires-exclusive and write-requires-vm-write "
+        "ask, and mprotect turns a hint into an ordinary entry before it upgrades."
     ),
     operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="6.0", reuse="PageAnonExclusive"),
                 mbind),

@@ -11,9 +11,9 @@ _WRITE_LOSS = ("Deliberate (6a56ccbcf6c6), as in 6.2: writable = false once the 
 VARIANT = Variant(
     name="linux-6.4",
     versions="6.4 .. 6.10",
-    commits=("6a56ccbcf6c6", "b99a342d4f11"),
+    commits=("3c811f7883c4",),
     summary=(
-        "The 6.4-rc1 MM pull reverts 96a9c287e25d (David Hildenbrand, 'mm/migrate: revert "
+        "The 6.4-rc1 MM pull reverts 96a9c287e25d (3c811f7883c4, David Hildenbrand, 'mm/migrate: revert "
         "\"mm/migrate: fix wrongly apply write bit after mkdirty on sparc64\"', after fixing "
         "sparc64's pte_mkdirty()): remove_migration_pte() no longer write-protects a PTE "
         "rebuilt from a readable entry, so it is what mk_pte(new, vm_page_prot) gives.  For a "
