@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from numacheck.checker.cli import main
 from numacheck.checker.outcome import Limits
 from numacheck.checker.run import Check, run_check
+from numacheck.model.expr import ModelError
 from numacheck.model.instance import Instance
 from numacheck.model.ops.numa import (
     FAILED_AFTER_UNLOCK,
@@ -153,6 +154,11 @@ def test_6_11_write_loss_comes_only_from_failures_after_the_unlock() -> None:
     after_unlock = replace(rule, outcomes=(NO_MIGRATION, FAILED_AFTER_UNLOCK))
     assert _verdict(under_lock, "numa-migrate-keeps-write") == "holds"
     assert _verdict(after_unlock, "numa-migrate-keeps-write") == "violated"
+
+
+def test_a_fault_rule_with_two_outcomes_of_one_name_is_a_model_error() -> None:
+    with pytest.raises(ModelError, match="distinct"):
+        do_numa_page(replace(NUMA_FAULT_RULES["6.2"], outcomes=(NO_MIGRATION, NO_MIGRATION)))
 
 
 # every era: its expectations on a one-process instance ------------------------------------------

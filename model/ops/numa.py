@@ -341,7 +341,8 @@ ISOLATE_FAILED = MigrationOutcome(
 class NumaFaultRule:
     """How one era's do_numa_page() restores a hinted PTE, groups, and migrates.
 
-    ``outcomes`` lists the ways a fault of the era can end; the first is always ``none``.
+    ``outcomes`` lists the ways a fault of the era can end (distinct names; the properties
+    single out ``none``, the fault that attempts no migration).
     """
 
     restore: Restore
@@ -461,8 +462,9 @@ def do_numa_page(era: str | NumaFaultRule) -> Operation:
     """The NUMA hinting fault of an era: a row of NUMA_FAULT_RULES, or a rule of its own."""
     rule = NUMA_FAULT_RULES[era] if isinstance(era, str) else era
     by_name = {o.name: o for o in rule.outcomes}
-    if len(by_name) != len(rule.outcomes) or rule.outcomes[0] is not NO_MIGRATION:
-        raise ModelError("a NumaFaultRule needs distinct outcome names, starting with NO_MIGRATION")
+    if len(by_name) != len(rule.outcomes):
+        names = [o.name for o in rule.outcomes]
+        raise ModelError(f"do_numa_page: outcome names must be distinct, got {names}")
 
     @operation("do_numa_page", rule.citation, p=processes, page=pages, outcome=choices(*by_name))
     def body(mm: MM, p: int, page: int, outcome: str) -> None:
