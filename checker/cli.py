@@ -33,6 +33,7 @@ from numacheck.checker.result import (
 from numacheck.checker.run import ENGINES, Check
 from numacheck.model.expr import ModelError
 from numacheck.model.instance import Instance
+from numacheck.model.system import Citation
 from numacheck.model.variant import Variant, build
 from numacheck.model.variants import BUILTIN as VARIANTS
 from numacheck.model.variants import resolve as resolve_variant
@@ -329,13 +330,14 @@ def _show_property(p: Property) -> str:
 
 def _show_operation(name: str) -> str:
     lines = [name]
-    seen: set[int] = set()
+    seen: set[Citation] = set()
     for v in VARIANTS.values():
         op = next((o for o in v.operations if o.name == name), None)
-        if op is None or id(op) in seen:
+        if op is None or op.citation in seen:
             continue
-        seen.add(id(op))
-        users = [w.name for w in VARIANTS.values() if any(o is op for o in w.operations)]
+        seen.add(op.citation)  # eras built from the same table row share it
+        users = [w.name for w in VARIANTS.values()
+                 if any(o.name == name and o.citation == op.citation for o in w.operations)]
         lines.append(f"\n[{', '.join(users)}] {op.citation.short()}")
         if op.citation.note:
             lines.append(f"  source: {op.citation.note}")

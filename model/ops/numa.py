@@ -110,7 +110,7 @@ SCAN_RULES: dict[str, ScanRule] = {
         skip=_skip_4_0,
         protect=_protnone,
         citation=Citation("change_prot_numa -> change_protection(PAGE_NONE) -> change_pte_range",
-                          "mm/mempolicy.c, mm/mprotect.c", "4.0-rc1 .. 4.0-rc4",
+                          "mm/mempolicy.c, mm/mprotect.c", "4.0-rc1 .. 4.0-rc5",
                           ("4d9424669946",), confidence="V",
                           note="pte_modify(oldpte, PAGE_NONE) drops _PAGE_RW; skip !page, "
                                "PageKsm, pte_protnone (the skips came with later patches of the "
