@@ -309,32 +309,24 @@ class MigrationOutcome:
     effect: OutcomeEffect
     tnf_migrated: bool
     tnf_migrate_fail: bool
-    note: str
 
 
-NO_MIGRATION = MigrationOutcome(
-    "none", False, out_map, False, False,
-    "no target node (the page is local, or should_numa_migrate_memory() vetoes): out_map")
-MIGRATED_AFTER_RESTORE = MigrationOutcome(
-    "migrated", True, restore_then_migrate, True, False,
-    "<= 5.12: restore under the PT lock, unlock, migrate_misplaced_page() succeeds")
-MIGRATED_FROM_HINT = MigrationOutcome(
-    "migrated", True, migrate_from_hint, True, False,
-    "5.13+: unlock with the PTE still hinted, migrate_misplaced_page/folio() succeeds")
-FAILED_UNFLAGGED = MigrationOutcome(
-    "migrate_failed", True, out_map, False, False,
-    "<= 4.0-rc4: the migration fails after the restore; no TNF_MIGRATE_FAIL yet")
-FAILED_RESTORED = MigrationOutcome(
-    "migrate_failed", True, out_map, False, True,
-    "4.0-6.1: the failed page keeps the era's restore (<= 5.12 restored before the attempt; "
-    "5.13-6.1 relock, pte_same, out_map with was_writable); TNF_MIGRATE_FAIL (074c238177a7)")
-FAILED_AFTER_UNLOCK = MigrationOutcome(
-    "migrate_failed", True, out_map_read_only, False, True,
-    "6.2+: the migration fails after the unlock: writable = false, relock, pte_same, out_map")
-ISOLATE_FAILED = MigrationOutcome(
-    "isolate_failed", True, out_map, False, True,
-    "6.11+ (ee86814b0562): migrate_misplaced_folio_prepare() fails under the PT lock: "
-    "TNF_MIGRATE_FAIL, out_map with the re-determined write bit")
+# no target node (the page is local, or should_numa_migrate_memory() vetoes): out_map
+NO_MIGRATION = MigrationOutcome("none", False, out_map, False, False)
+# <= 5.12: restore under the PT lock, unlock, migrate_misplaced_page() succeeds
+MIGRATED_AFTER_RESTORE = MigrationOutcome("migrated", True, restore_then_migrate, True, False)
+# 5.13+: unlock with the PTE still hinted, migrate_misplaced_page/folio() succeeds
+MIGRATED_FROM_HINT = MigrationOutcome("migrated", True, migrate_from_hint, True, False)
+# <= 4.0-rc5: the migration fails after the restore; no TNF_MIGRATE_FAIL yet
+FAILED_UNFLAGGED = MigrationOutcome("migrate_failed", True, out_map, False, False)
+# 4.0-6.1: the failed page keeps the era's restore (<= 5.12 restored before the attempt;
+# 5.13-6.1 relock, pte_same, out_map with was_writable); TNF_MIGRATE_FAIL (074c238177a7)
+FAILED_RESTORED = MigrationOutcome("migrate_failed", True, out_map, False, True)
+# 6.2+: the migration fails after the unlock: writable = false, relock, pte_same, out_map
+FAILED_AFTER_UNLOCK = MigrationOutcome("migrate_failed", True, out_map_read_only, False, True)
+# 6.11+ (ee86814b0562): migrate_misplaced_folio_prepare() fails under the PT lock:
+# TNF_MIGRATE_FAIL, out_map with the re-determined write bit
+ISOLATE_FAILED = MigrationOutcome("isolate_failed", True, out_map, False, True)
 
 
 @dataclass(frozen=True)
