@@ -194,7 +194,7 @@ def render_invariant(inv: z3.BoolRef, schema: Schema) -> str:
     names = {f"{f.name}@x": f for f in schema.fields}
 
     def shown(f: Field) -> str:
-        return f"{f.group.replace(' ', '.')}.{f.label.replace(' ', '_')}" if f.group and f.label else f.name
+        return f.name
 
     def atom(e: z3.ExprRef) -> str:
         if z3.is_const(e) and str(e) in names:

@@ -1,7 +1,7 @@
 """Plain-text rendering for terminals and logs: a results table, then each counterexample.
 
 A trace lists each step with the kernel function it models and only what it changed, grouped
-by object (``p0 pte[0]``, ``anon0``, ...).  Bits are named the kernel's way: a PTE change reads
+by object (``p0.pte[0]``, ``anon0``, ...).  Bits are named the kernel's way: a PTE change reads
 ``+_PAGE_RW -_PAGE_PROTNONE`` followed by the whole entry after the step.
 """
 

@@ -97,7 +97,7 @@ from numacheck.model.system import Citation
 @operation("task_numa_hop", Citation("made up", "kernel/sched/fair.c", "all"), p=processes)
 def task_numa_hop(mm, p):
     \"\"\"The task moves to the next node, without wrapping around (the bug).\"\"\"
-    mm.step.write(f"p{p}.node", mm.step.read(f"p{p}.node") + 1)
+    mm.step.write(f"p{p}.task.numa_node_id", mm.step.read(f"p{p}.task.numa_node_id") + 1)
 
 VARIANT = VARIANTS["linux-4.9"].derive("overflow", replace_ops=(task_numa_hop,))
 """
@@ -112,4 +112,4 @@ def test_an_out_of_range_assignment_is_a_model_error(engine: str, tmp_path: Path
     code, _, err = run(["verify", "-e", engine, "-v", str(file), "--processes", "1", "--depth", "4"],
                        capsys)
     assert code == 2
-    assert "task_numa_hop(p=0) assigns 2 to p0.node, outside its range" in err
+    assert "task_numa_hop(p=0) assigns 2 to p0.task.numa_node_id, outside its range" in err

@@ -99,7 +99,7 @@ def test_step_table_names_kernel_functions_and_highlights_changed_fields(page: s
         assert escape(step.label) in table and escape(step.citation) in table
     highlighted = {(attrs.get("data-field")) for tag, attrs in parse(table).tags
                    if tag == "td" and "changed" in attrs.get("class", "").split()}
-    assert "p0.pte0.write" in highlighted and "p0.pte0.protnone" in highlighted
+    assert "p0.pte[0]._PAGE_RW" in highlighted and "p0.pte[0]._PAGE_PROTNONE" in highlighted
     assert "tnf_no_group=1" in table and escape("+_PAGE_PROTNONE") in table
 
 

@@ -39,10 +39,10 @@ def test_the_historic_bug_is_found_with_a_short_trace(matrix: dict[tuple[str, st
     scan, fault = actions.index("change_prot_numa"), actions.index("do_numa_page")
     assert scan < fault == len(actions) - 1
     # before the scan a step made the PTE writable...
-    assert any(s.state["p0.pte0.write"] == "1" for s in r.trace.steps[:scan])
+    assert any(s.state["p0.pte[0]._PAGE_RW"] == "1" for s in r.trace.steps[:scan])
     # ...and the hinting fault restored it present but read-only
     last = r.trace.steps[-1].state
-    assert last["p0.pte0.present"] == "1" and last["p0.pte0.write"] == "0"
+    assert last["p0.pte[0]._PAGE_PRESENT"] == "1" and last["p0.pte[0]._PAGE_RW"] == "0"
 
 
 @pytest.mark.parametrize("era", ["linux-3.19", "linux-4.0", "linux-4.9", "linux-6.2"])
