@@ -11,13 +11,14 @@ from collections.abc import Iterable
 
 from numacheck.checker.result import FieldInfo, Result, Trace, TraceStep
 
-_FLAG_PREFIXES = ("_PAGE_", "VM_")
+#: Labels of fields shown as flags: by name when set, in a change as ``+FLAG``/``-FLAG``.
+FLAG_PREFIXES = ("_PAGE_", "VM_")
 
 VERDICT_WORD = {"holds": "holds", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "unknown"}
 
 
 def _is_flag(info: FieldInfo, value: str) -> bool:
-    return info.label.startswith(_FLAG_PREFIXES) and value in ("0", "1")
+    return info.label.startswith(FLAG_PREFIXES) and value in ("0", "1")
 
 
 def _groups(trace: Trace) -> dict[str, list[FieldInfo]]:
