@@ -19,7 +19,7 @@ import click
 from numacheck.checker.itf import ItfError, ItfTrace
 from numacheck.checker.itf import load as itf_load
 from numacheck.checker.outcome import DEFAULT_DEPTH, Limits
-from numacheck.checker.parallel import Done, run_checks
+from numacheck.checker.parallel import run_checks
 from numacheck.checker.promela import to_promela
 from numacheck.checker.replay_itf import replay_itf
 from numacheck.checker.result import (
@@ -40,6 +40,7 @@ from numacheck.properties import BUILTIN as PROPERTIES
 from numacheck.properties import resolve as resolve_property
 from numacheck.properties.base import Property
 from numacheck.reports import html, itf, json_report, junit, sarif, text
+from numacheck.reports.progress import ProgressDisplay
 
 #: Renderers of a whole run into one document.
 RENDERERS: dict[str, Callable[[list[Result], str], str]] = {
@@ -51,22 +52,6 @@ DEFAULT_MAX_STATES = 10_000_000
 
 class UsageProblemError(Exception):
     """Bad input found after option parsing (exit code 2)."""
-
-
-def _progress(enabled: bool):  # type: ignore[no-untyped-def]
-    if not enabled:
-        return None
-    last = [0.0]
-
-    def show(states: int, transitions: int, depth: int, queue: int, seconds: float) -> None:
-        if seconds - last[0] < 2.0:
-            return
-        last[0] = seconds
-        rate = states / seconds if seconds else 0.0
-        click.echo(f"  .. {states} states, {rate:.0f} states/s, depth {depth}, queue {queue}, "
-                   f"{seconds:.0f}s", err=True)
-
-    return show
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -131,25 +116,16 @@ def verify(variants: Sequence[str], properties: Sequence[str], engine: str, proc
                     seed=seed)
     plan = [Check(v, tuple(chosen_props), engine, inst, limits) for v in chosen_variants]
     start = time.monotonic()
-    interactive = sys.stderr.isatty()
-    results = run_checks(plan, jobs, _progress(interactive), _finished(interactive, len(plan)))
+    display = ProgressDisplay(sys.stderr, sys.stderr.isatty(), [c.variant.name for c in plan], jobs)
+    display.begin()
+    try:
+        results = run_checks(plan, jobs, display.engine,
+                             display.finished if len(plan) > 1 or display.live else None)
+    finally:
+        display.close()
     seconds = time.monotonic() - start
     _write(fmt, results, inst, output, seconds, not no_traces, show_invariant)
     sys.exit(exit_code(results))
-
-
-def _finished(enabled: bool, total: int) -> Done | None:
-    if not enabled:
-        return None
-    count = [0]
-
-    def done(index: int, results: list[Result]) -> None:
-        count[0] += 1
-        seconds = sum(r.stats.seconds for r in results)
-        click.echo(f"  [{count[0]}/{total}] {results[0].variant if results else index}: "
-                   f"{len(results)} checks in {seconds:.1f}s", err=True)
-
-    return done
 
 
 def _write(fmt: str, results: list[Result], inst: Instance, output: str | None, seconds: float,
