@@ -40,6 +40,7 @@ from numacheck.properties import BUILTIN as PROPERTIES
 from numacheck.properties import resolve as resolve_property
 from numacheck.properties.base import Property
 from numacheck.reports import html, itf, json_report, junit, sarif, text
+from numacheck.reports.output import Destination, OutputError
 from numacheck.reports.progress import ProgressDisplay
 
 #: Renderers of a whole run into one document.
@@ -87,7 +88,8 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
               help="Check variants in this many parallel processes (same results for any N).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(), default=None,
-              help="Write the report here instead of stdout (itf: a directory, one file per trace).")
+              help="Write the report here ('-': stdout, the default; itf: a directory, one file per "
+                   "trace), atomically.")
 @click.option("--no-traces", is_flag=True, help="Text format: omit counterexample traces.")
 @click.option("--show-invariant", is_flag=True, help="Text format: print the invariant of each proof.")
 def verify(variants: Sequence[str], properties: Sequence[str], engine: str, processes: int,
@@ -108,10 +110,9 @@ def verify(variants: Sequence[str], properties: Sequence[str], engine: str, proc
         raise UsageProblemError("--depth must be 0 or more")
     if jobs < 1:
         raise UsageProblemError("--jobs must be at least 1")
-    if fmt == "itf" and output is None:
+    if fmt == "itf" and output in (None, "-"):
         raise UsageProblemError("--format itf writes one file per trace: give a directory with --output")
-    if output is not None:
-        _writable(output, folder=fmt == "itf")
+    destination = _destination(output, folder=fmt == "itf")
     limits = Limits(max_states=max_states, timeout=timeout, max_memory_mb=max_memory, depth=depth,
                     seed=seed)
     plan = [Check(v, tuple(chosen_props), engine, inst, limits) for v in chosen_variants]
@@ -119,54 +120,52 @@ def verify(variants: Sequence[str], properties: Sequence[str], engine: str, proc
     display = ProgressDisplay(sys.stderr, sys.stderr.isatty(), [c.variant.name for c in plan], jobs)
     display.begin()
     try:
-        results = run_checks(plan, jobs, display.engine,
-                             display.finished if len(plan) > 1 or display.live else None)
+        try:
+            results = run_checks(plan, jobs, display.engine,
+                                 display.finished if len(plan) > 1 or display.live else None)
+        finally:
+            display.close()
+        seconds = time.monotonic() - start
+        _write(fmt, results, inst, destination, seconds, not no_traces, show_invariant)
     finally:
-        display.close()
-    seconds = time.monotonic() - start
-    _write(fmt, results, inst, output, seconds, not no_traces, show_invariant)
+        destination.close()
     sys.exit(exit_code(results))
 
 
-def _write(fmt: str, results: list[Result], inst: Instance, output: str | None, seconds: float,
+def _write(fmt: str, results: list[Result], inst: Instance, destination: Destination, seconds: float,
            traces: bool, show_invariant: bool) -> None:
     if fmt == "itf":
-        assert output is not None
-        folder = Path(output)
         files = itf.render(results)
-        for name, body in files.items():
-            _save(folder / name, body)
-        click.echo(f"{len(files)} ITF trace(s) written to {folder}/", err=True)
+        try:
+            destination.write_files(files)
+        except OutputError as exc:
+            raise UsageProblemError(str(exc)) from None
+        click.echo(f"{len(files)} ITF trace(s) written to {destination.path}/", err=True)
         return
     if fmt == "text":
         report = (text.render(results, traces=traces, invariants=show_invariant) + "\n\n"
                   + text.summary(results, seconds))
     else:
         report = RENDERERS[fmt](results, inst.describe())
-    if output is None:
-        click.echo(report)
-    else:
-        _save(Path(output), report.rstrip("\n") + "\n")
+    _emit(destination, report.rstrip("\n") + "\n")
 
 
-def _writable(output: str, folder: bool) -> None:
-    """Fail before a long run, not after it, when the report cannot be written."""
-    if not folder and Path(output).is_dir():
-        raise UsageProblemError(f"cannot write to {output}: it is a directory")
-    target = Path(output) if folder else Path(output).parent
-    probe = target
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK):
-        raise UsageProblemError(f"cannot write to {output}: {probe} is not a writable directory")
-
-
-def _save(path: Path, text: str) -> None:
+def _destination(output: str | None, folder: bool = False) -> Destination:
+    """Open the report's destination now, so an unwritable one fails before a long run."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageProblemError(f"cannot write {path}: {exc.strerror}") from None
+        return Destination(output, folder)
+    except OutputError as exc:
+        raise UsageProblemError(str(exc)) from None
+
+
+def _emit(destination: Destination, report: str) -> None:
+    if destination.to_stdout:
+        click.echo(report, nl=False)
+        return
+    try:
+        destination.write(report)
+    except OutputError as exc:
+        raise UsageProblemError(str(exc)) from None
 
 
 @cli.command()
@@ -221,12 +220,12 @@ def export(variant: str, properties: Sequence[str], processes: int, pages: int, 
     inst = Instance(processes=processes, pages=pages, nodes=nodes)
     chosen = resolve_variant(variant)
     props = [resolve_property(p) for p in properties] or list(PROPERTIES.values())
-    ts = build(chosen, inst)
-    model = to_promela(ts, [p.instantiate(ts, inst) for p in props])
-    if output is None:
-        click.echo(model, nl=False)
-    else:
-        _save(Path(output), model)
+    destination = _destination(output)
+    try:
+        ts = build(chosen, inst)
+        _emit(destination, to_promela(ts, [p.instantiate(ts, inst) for p in props]))
+    finally:
+        destination.close()
 
 
 @cli.command(name="list")

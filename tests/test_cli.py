@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -114,6 +115,47 @@ def test_malformed_variant_file(tmp_path: Path, source: str, needle: str) -> Non
     bad.write_text(source)
     code, _, err = invoke("verify", "-v", str(bad))
     assert code == 2 and needle in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_an_unwritable_output_fails_before_the_run_even_for_root(tmp_path: Path) -> None:
+    if not Path("/sys/kernel").is_dir():
+        pytest.skip("no sysfs here")
+    # /sys refuses new files whatever the permission bits say (os.access says yes for root)
+    code, _, err = invoke("verify", "-o", "/sys/r.json")  # the default run would take minutes
+    assert code == 2 and err.startswith("numacheck: cannot write to /sys/r.json")
+
+
+def test_dash_means_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = invoke("verify", "-v", "linux-4.9", "-p", "write-requires-vm-write", "--processes", "1",
+                          "--format", "json", "-o", "-")
+    assert code == 0 and json.loads(out)["ok"] is True
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_report_is_written_atomically_and_nothing_is_left_behind(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "r.json"
+    code, _, _ = invoke("verify", "-v", "linux-4.9", "-p", "write-requires-vm-write", "--processes", "1",
+                        "--format", "json", "-o", str(target))
+    assert code == 0 and json.loads(target.read_text())["ok"] is True
+    assert [p.name for p in target.parent.iterdir()] == ["r.json"]  # no temporary file
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # an ordinary file, not mkstemp's 0600
+    # a run that ends in an error keeps the old report and leaves no temporary file
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from numacheck.model import VARIANTS\n"
+        "from numacheck.model.operation import operation, processes\n"
+        "from numacheck.model.system import Citation\n"
+        "@operation('hop', Citation('made up', 'kernel/sched/fair.c', 'all'), p=processes)\n"
+        "def hop(mm, p):\n"
+        "    mm.set_task_node(p, mm.task_node(p) + 1)\n"
+        "VARIANT = VARIANTS['linux-4.9'].derive('x', replace_ops=(hop,))\n")
+    code, _, err = invoke("verify", "-v", str(bad), "--processes", "1", "--format", "json", "-o", str(target))
+    assert code == 2 and "outside its range" in err  # found during the search
+    assert [p.name for p in target.parent.iterdir()] == ["r.json"]
+    assert json.loads(target.read_text())["results"][0]["variant"] == "linux-4.9"
 
 
 def test_state_limit_is_inconclusive_exit_3() -> None:
