@@ -66,6 +66,7 @@ def result_json(r: Result) -> dict[str, Any]:
         "depth": r.depth,
         "certificate": r.certificate,
         "certificate_checked": r.certificate_checked,
+        "certificate_core": r.certificate_core,
         "message": r.message,
         "notes": list(r.notes),
         "trace": trace_json(r.trace) if r.trace is not None else None,

@@ -90,15 +90,28 @@ def result_line(r: Result) -> str:
     return f"{r.variant:<15} {r.property:<28} {verdict:<9} {status:<30} {r.engine}: {figures}"
 
 
+def invariant_lines(r: Result) -> list[str]:
+    """The invariant of a proof: the clauses it needs when they were found (the whole
+    certificate is in the JSON report), else the whole certificate."""
+    assert r.certificate is not None
+    total = len(r.certificate.splitlines())
+    checked = "checked" if r.certificate_checked else "NOT checked"
+    if r.certificate_core is None:
+        head = f"{r.variant} / {r.property}: inductive invariant of {total} clauses ({checked}):"
+        return [head, *(f"    {clause}" for clause in r.certificate.splitlines())]
+    core = r.certificate_core.splitlines()
+    head = (f"{r.variant} / {r.property}: the {len(core)} of {total} certificate clauses the proof "
+            f"needs, inductive on their own ({checked}; all {total} in --format json):")
+    return [head, *(f"    {clause}" for clause in core)]
+
+
 def render(results: Iterable[Result], traces: bool = True, invariants: bool = False) -> str:
     """The whole report: a line per result, then details for each trace, proof and oddity."""
     results = list(results)
     lines = [result_line(r) for r in results]
     for r in results:
         if invariants and r.certificate and r.verdict == "holds":
-            checked = "checked" if r.certificate_checked else "NOT checked"
-            lines.append(f"\n{r.variant} / {r.property}: inductive invariant ({checked}):")
-            lines.extend(f"    {clause}" for clause in r.certificate.splitlines())
+            lines.extend(["", *invariant_lines(r)])
         if r.message and r.verdict in ("vacuous", "unknown"):
             lines.append(f"\n{r.variant} / {r.property}: {r.verdict}: {r.message}")
         if traces and r.trace is not None:
