@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -34,18 +36,52 @@ def test_verify_reports_the_historic_bug_and_exits_0() -> None:
     assert "_PAGE_RW" in out
 
 
-def test_json_format() -> None:
+@pytest.fixture(scope="module")
+def json_doc() -> dict[str, Any]:
     code, out, _ = invoke("verify", "-v", "linux-4.0-rc1", "-p", "numa-restore-keeps-write",
-                          "-p", "write-requires-vm-write", "--format", "json")
-    doc = json.loads(out)
-    assert code == 0 and doc["ok"] is True
-    first, second = doc["results"]
+                          "-p", "write-requires-vm-write", "--processes", "1", "--format", "json")
+    assert code == 0
+    return dict(json.loads(out))
+
+
+def test_json_format(json_doc: dict[str, Any]) -> None:
+    assert json_doc["ok"] is True and json_doc["exit_code"] == 0
+    first, second = json_doc["results"]
     assert first["verdict"] == "violated" and first["expected"] == "violated" and first["as_expected"]
     steps = first["trace"]["steps"]
     assert [s["action"] for s in steps][-2:] == ["access", "do_numa_page"]
     assert set(steps[1]) >= {"action", "args", "state"} and steps[1]["args"]["p"] == 0
     assert second["verdict"] == "holds" and second["trace"] is None
     assert set(second["stats"]) >= {"states", "transitions", "depth", "seconds"}
+
+
+def test_json_state_values_are_typed_and_named_the_kernel_way(json_doc: dict[str, Any]) -> None:
+    last = json_doc["results"][0]["trace"]["steps"][-1]["state"]
+    assert last["p0.pte[0]._PAGE_PRESENT"] is True and last["p0.pte[0]._PAGE_RW"] is False
+    assert last["p0.pte[0].pfn"] == "anon0" and last["p0.task.fault"] == "none"
+    assert last["p0.task.numa_node_id"] in (0, 1) and last["anon0.page_mapcount"] == 1
+    assert last["p0.vma.vm_page_prot"] == "PAGE_COPY" and last["p0.vma.VM_WRITE"] is True
+
+
+def _keys(node: Any, path: str, out: set[str]) -> None:
+    """Every field name of the document, except inside maps keyed by data (states, args, ...)."""
+    if isinstance(node, list):
+        for item in node:
+            _keys(item, path, out)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            out.add(key)
+            if key not in ("state", "args", "outputs", "operations"):
+                _keys(value, f"{path}.{key}", out)
+
+
+def test_every_json_field_is_documented(json_doc: dict[str, Any]) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "json.md").read_text()
+    documented = set(re.findall(r"^\| `(\w+)` \|", doc, re.MULTILINE))
+    found: set[str] = set()
+    _keys(json_doc, "", found)
+    assert found <= documented, sorted(found - documented)
+    assert documented <= found, sorted(documented - found)  # and nothing documented that is gone
 
 
 def test_unexpected_result_exits_1(tmp_path: Path) -> None:

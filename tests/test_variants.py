@@ -1,7 +1,8 @@
 """Every built-in era against its expectations on the default instance, from the engine.
 
-Runs the default matrix once (the same work as ``numacheck verify``) and checks the verdicts the
-kernel history predicts and the shape of the historic counterexamples.
+Runs the default matrix once (the same work as ``numacheck verify``, minutes) and checks the
+verdicts the kernel history predicts and the shape of the historic counterexamples.  Marked
+``verify``: not in the default run (tests/test_small_matrix.py is), run by ``make test-verify``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from numacheck.checker.run import Check, run_check
 from numacheck.model.instance import Instance
 from numacheck.model.variants import BUILTIN
 from numacheck.properties import BUILTIN as PROPERTIES
+
+pytestmark = pytest.mark.verify
 
 
 @pytest.fixture(scope="module")
