@@ -24,10 +24,6 @@ from numacheck.model.instance import (
     vma_name,
 )
 from numacheck.model.pte import (
-    PAGE_COPY,
-    PAGE_NONE,
-    PAGE_READONLY,
-    PAGE_SHARED,
     Pgprot,
     Pte,
     pte_mkwrite,
@@ -100,11 +96,6 @@ def is_numa_hint(pte: Pte, vma: Vma) -> Expr:
     PROT_NONE VMA the same bits are a real PROT_NONE mapping.
     """
     return pte_numa(pte) | (pte_protnone(pte) & vma_is_accessible(vma))
-
-
-#: Pgprots named for traces and docs.
-PGPROTS = {"PAGE_NONE": PAGE_NONE, "PAGE_READONLY": PAGE_READONLY, "PAGE_COPY": PAGE_COPY,
-           "PAGE_SHARED": PAGE_SHARED}
 
 
 class MM:
@@ -186,10 +177,6 @@ class MM:
     def is_zero_pfn(self, pfn: Expr) -> Expr:
         """is_zero_pfn(): the frame is the shared zero page."""
         return pfn.eq(0)
-
-    def is_shmem(self, pfn: Expr) -> Expr:
-        """The frame is a shmem page-cache page (PageSwapBacked, !PageAnon)."""
-        return (pfn >= 1) & (pfn <= self.inst.pages)
 
     def PageAnon(self, pfn: Expr) -> Expr:
         """PageAnon(): the frame is an anonymous page."""
