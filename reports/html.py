@@ -14,7 +14,7 @@ from html import escape
 from numacheck.checker.result import FieldInfo, Result, Trace, TraceStep, exit_code
 from numacheck.reports.diagram import diagram_svg
 from numacheck.reports.steps import outputs_text
-from numacheck.reports.text import FLAG_PREFIXES, VERDICT_WORD
+from numacheck.reports.text import VERDICT_WORD, is_flag
 
 #: Cell classes, worst first: a cell holding several results takes the worst one's colour.
 STATUSES = {
@@ -112,10 +112,6 @@ def stats_table(r: Result) -> str:
     return _key_values("stats", rows)
 
 
-def _is_flag(info: FieldInfo, value: str) -> bool:
-    return info.label.startswith(FLAG_PREFIXES) and value in ("0", "1")
-
-
 def _cell(infos: list[FieldInfo], step: TraceStep) -> str:
     """A group's fields in one step, one per line: set flags by name, a flag cleared by this step
     struck through, other fields as ``label=value``; what the step changed is highlighted."""
@@ -123,7 +119,7 @@ def _cell(infos: list[FieldInfo], step: TraceStep) -> str:
     for f in infos:
         value = step.state[f.name]
         changed = f.name in step.changed
-        if _is_flag(f, value):
+        if is_flag(f, value):
             if value == "0" and not changed:
                 continue
             text = f"<s>{escape(f.label)}</s>" if value == "0" else escape(f.label)
@@ -159,11 +155,11 @@ def step_table(trace: Trace) -> str:
         rows.append(f"<tr>{row}</tr>")
     rows.append("</table>")
     still = [f for f in trace.fields if f.name not in moving and not f.derived]
-    flags = [f.name for f in still if _is_flag(f, trace.steps[0].state[f.name])
+    flags = [f.name for f in still if is_flag(f, trace.steps[0].state[f.name])
              and trace.steps[0].state[f.name] == "1"]
     others = [f"{f.name}={trace.steps[0].state[f.name]}" for f in still
-              if not _is_flag(f, trace.steps[0].state[f.name])]
-    cleared = sum(1 for f in still if _is_flag(f, trace.steps[0].state[f.name])) - len(flags)
+              if not is_flag(f, trace.steps[0].state[f.name])]
+    cleared = sum(1 for f in still if is_flag(f, trace.steps[0].state[f.name])) - len(flags)
     summary = ", ".join([*flags, *others] + ([f"{cleared} flags clear"] if cleared else []))
     rows.append(f'<p class="unchanged">Unchanged throughout: <code>{escape(summary)}</code></p>')
     return "".join(rows)

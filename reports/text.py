@@ -17,7 +17,8 @@ FLAG_PREFIXES = ("_PAGE_", "VM_")
 VERDICT_WORD = {"holds": "holds", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "unknown"}
 
 
-def _is_flag(info: FieldInfo, value: str) -> bool:
+def is_flag(info: FieldInfo, value: str) -> bool:
+    """Whether a field shows as a flag (``_PAGE_RW``, ``VM_WRITE``) rather than a value."""
     return info.label.startswith(FLAG_PREFIXES) and value in ("0", "1")
 
 
@@ -40,13 +41,13 @@ def describe_change(trace: Trace, step: TraceStep, before: TraceStep) -> list[st
         for info in moved:
             old, new = before.state[info.name], step.state[info.name]
             label = f"ghost {info.label}" if info.ghost else info.label
-            if _is_flag(info, new) and _is_flag(info, old):
+            if is_flag(info, new) and is_flag(info, old):
                 parts.append(("+" if new == "1" else "-") + label)
             else:
                 parts.append(f"{label} {old}->{new}")
-        flags = [i.label for i in infos if _is_flag(i, step.state[i.name]) and step.state[i.name] == "1"]
+        flags = [i.label for i in infos if is_flag(i, step.state[i.name]) and step.state[i.name] == "1"]
         tail = ""
-        if any(_is_flag(i, step.state[i.name]) for i in moved):
+        if any(is_flag(i, step.state[i.name]) for i in moved):
             tail = "   = " + ("|".join(flags) if flags else "0")
         lines.append(f"{group}: {' '.join(parts)}{tail}")
     return lines
