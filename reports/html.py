@@ -30,7 +30,8 @@ table { border-collapse: collapse; margin: 0.5em 0 1em; }
 th, td { border: 1px solid #bbb; padding: 3px 6px; text-align: left; vertical-align: top; }
 code, .mono, td.field, .fn { font-family: monospace; }
 table.steps { font-size: 12px; max-width: 100%; }
-table.steps td { overflow-wrap: anywhere; }
+table.steps td { overflow-wrap: break-word; }
+table.steps td.field { font-size: 11px; }
 table.steps .cite { color: #555; font-size: 11px; }
 table.steps .out { font-family: monospace; color: #124; }
 p.unchanged code { overflow-wrap: anywhere; }
@@ -124,7 +125,7 @@ def _cell(infos: list[FieldInfo], step: TraceStep) -> str:
                 continue
             text = f"<s>{escape(f.label)}</s>" if value == "0" else escape(f.label)
         else:
-            text = f"{escape(f.label)}={escape(value)}"
+            text = f"{escape(f.label)}=<wbr>{escape(value)}"
         cls = ' class="changed"' if changed else ""
         ghost = ' title="ghost field (not kernel state)"' if f.ghost else ""
         items.append(f'<span data-field="{escape(f.name)}"{cls}{ghost}>{text}</span>')
