@@ -71,7 +71,7 @@ class _Supports:
         self.reads = [{names[t] for t in _symbols(c) if t in names} for c in clauses]
         # one assertion holding every "tag => clause", so each solver gets it in one call
         implications = [z3.Implies(t, c) for t, c in zip(self.tags, clauses, strict=True)]
-        self.tagged = fast_nary(z3.Z3_mk_and, implications)
+        self.tagged = fast_nary(z3.Z3_mk_and, implications) if implications else z3.BoolVal(True)
         self.state = self._solver(domain(ts.schema, x))
         self._steps: dict[int, z3.Solver] = {}
 

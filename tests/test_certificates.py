@@ -14,7 +14,8 @@ from numacheck.checker.encoding import literal
 from numacheck.checker.houdini import HoudiniTimeoutError, candidates, houdini
 from numacheck.checker.outcome import Deadline, Limits
 from numacheck.checker.pdr import Horn, ask, check_certificate, render_invariant
-from numacheck.checker.run import Check, fresh_solver_context, run_check
+from numacheck.checker.run import Check, run_check
+from numacheck.model.expr import Expr, const
 from numacheck.model.instance import Instance, pte_name, vma_name
 from numacheck.model.system import Obligation, TransitionSystem
 from numacheck.model.variant import build
@@ -59,9 +60,13 @@ def true_in(ts: TransitionSystem, x: dict[str, z3.ExprRef], formula: z3.BoolRef,
     return z3.is_true(z3.simplify(z3.substitute(formula, *pairs)))
 
 
-@cache
 def background() -> tuple[z3.BoolRef, ...]:
-    fresh_solver_context()
+    """Houdini's lemmas, computed once per Z3 context (run_check starts a fresh one)."""
+    return _background(id(z3.main_ctx()))
+
+
+@cache
+def _background(context: int) -> tuple[z3.BoolRef, ...]:
     lemmas, _ = houdini(system(), Deadline(None))
     return tuple(lemmas)
 
@@ -98,9 +103,13 @@ def test_houdini_gives_up_when_time_is_up() -> None:
         houdini(system(), Deadline(1e-9))
 
 
-@cache
 def proof(prop: str) -> tuple[Horn, z3.BoolRef]:
     """Spacer's checked proof of ``prop`` on the small instance: its Horn system and invariant."""
+    return _proof(prop, id(z3.main_ctx()))
+
+
+@cache
+def _proof(prop: str, context: int) -> tuple[Horn, z3.BoolRef]:
     ob = obligation(prop)
     answer, h, _, _ = ask(system(), list(background()), Deadline(120), lambda h: h.violation(ob))
     assert answer == z3.unsat
@@ -149,3 +158,14 @@ def test_pdr_reports_the_needed_part_beside_the_whole_certificate() -> None:
     assert r.verdict == "holds" and r.certificate and r.certificate_core
     full, core = r.certificate.splitlines(), r.certificate_core.splitlines()
     assert set(core) <= set(full) and len(core) < len(full)
+
+
+def test_a_property_that_needs_no_clause_has_an_empty_core() -> None:
+    h = horn()
+    trivial = Obligation("trivial", "", invariant=h_true())
+    assert needed_clauses(system(), h.x, trivial, [], Deadline(None)) == []
+    assert needed_clauses(system(), h.x, trivial, clauses_of(z3.And(*background())), Deadline(None)) == []
+
+
+def h_true() -> Expr:
+    return const(True)
