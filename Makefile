@@ -7,7 +7,7 @@ RUNTIME := $(VENV)/.runtime-installed
 TESTDEPS := $(VENV)/.test-installed
 TYPECHECK := .build/typecheck/numacheck
 
-.PHONY: verify test lint typecheck clean
+.PHONY: verify test test-verify lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,12 @@ lint: $(TESTDEPS)
 typecheck: $(TESTDEPS) $(TYPECHECK)
 	$(BIN)/mypy -p numacheck
 
+# The default tier: minutes, small instances.  test-verify: the default-instance matrix too.
 test: lint typecheck
 	$(BIN)/python -m pytest
+
+test-verify: $(TESTDEPS)
+	$(BIN)/python -m pytest -m verify
 
 clean:
 	rm -rf $(VENV) .build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -25,7 +25,7 @@ from numacheck.checker.baseline import load as load_baseline
 from numacheck.checker.itf import ItfError, ItfTrace
 from numacheck.checker.itf import load as itf_load
 from numacheck.checker.outcome import DEFAULT_DEPTH, Limits
-from numacheck.checker.parallel import Done, run_checks
+from numacheck.checker.parallel import run_checks
 from numacheck.checker.promela import to_promela
 from numacheck.checker.replay_itf import replay_itf
 from numacheck.checker.result import (
@@ -48,6 +48,8 @@ from numacheck.properties import BUILTIN as PROPERTIES
 from numacheck.properties import resolve as resolve_property
 from numacheck.properties.base import Property
 from numacheck.reports import html, itf, json_report, junit, sarif, text
+from numacheck.reports.output import Destination, OutputError
+from numacheck.reports.progress import ProgressDisplay
 
 #: Renderers of a whole run into one document.
 RENDERERS: dict[str, Callable[[list[Result], str], str]] = {
@@ -59,22 +61,6 @@ DEFAULT_MAX_STATES = 10_000_000
 
 class UsageProblemError(Exception):
     """Bad input found after option parsing (exit code 2)."""
-
-
-def _progress(enabled: bool):  # type: ignore[no-untyped-def]
-    if not enabled:
-        return None
-    last = [0.0]
-
-    def show(states: int, transitions: int, depth: int, queue: int, seconds: float) -> None:
-        if seconds - last[0] < 2.0:
-            return
-        last[0] = seconds
-        rate = states / seconds if seconds else 0.0
-        click.echo(f"  .. {states} states, {rate:.0f} states/s, depth {depth}, queue {queue}, "
-                   f"{seconds:.0f}s", err=True)
-
-    return show
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -113,7 +99,8 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
               help="Check variants in this many parallel processes (same results for any N).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(), default=None,
-              help="Write the report here instead of stdout (itf: a directory, one file per trace).")
+              help="Write the report here ('-': stdout, the default; itf: a directory, one file per "
+                   "trace), atomically.")
 @click.option("--no-traces", is_flag=True, help="Text format: omit counterexample traces.")
 @click.option("--show-invariant", is_flag=True, help="Text format: print the invariant of each proof.")
 @click.option("--no-symmetry", is_flag=True,
@@ -140,19 +127,29 @@ def verify(variants: Sequence[str], kernels: Sequence[str], properties: Sequence
         raise UsageProblemError("--depth must be 0 or more")
     if jobs < 1:
         raise UsageProblemError("--jobs must be at least 1")
-    if fmt == "itf" and output is None:
+    if fmt == "itf" and output in (None, "-"):
         raise UsageProblemError("--format itf writes one file per trace: give a directory with --output")
-    if output is not None:
-        _writable(output, folder=fmt == "itf")
+    destination = _destination(output, folder=fmt == "itf")
     earlier = _baseline(baseline)
     limits = Limits(max_states=max_states, timeout=timeout, max_memory_mb=max_memory, depth=depth,
                     seed=seed, symmetry=not no_symmetry)
     plan = [Check(v, tuple(chosen_props), engine, inst, limits) for v in chosen_variants]
     start = time.monotonic()
-    interactive = sys.stderr.isatty()
-    results = run_checks(plan, jobs, _progress(interactive), _finished(interactive, len(plan)))
-    seconds = time.monotonic() - start
-    _write(fmt, results, inst, output, seconds, not no_traces, show_invariant)
+    display = ProgressDisplay(sys.stderr, sys.stderr.isatty(), [c.variant.name for c in plan], jobs)
+    display.begin()
+    try:
+        with contextlib.ExitStack() as pending:  # a stopped run removes the report's temporary file
+            if destination.temporary is not None:
+                pending.enter_context(interrupt.partial(destination.temporary))
+            try:
+                results = run_checks(plan, jobs, display.engine,
+                                     display.finished if len(plan) > 1 or display.live else None)
+            finally:
+                display.close()
+            seconds = time.monotonic() - start
+            _write(fmt, results, inst, destination, seconds, not no_traces, show_invariant)
+    finally:
+        destination.close()
     code = exit_code(results)
     if earlier is not None:
         changed = baseline_changes(earlier, results, inst.describe())
@@ -179,65 +176,44 @@ def _kernel_variants(kernels: Sequence[str]) -> list[Variant]:
     return [v for i, v in enumerate(chosen) if v not in chosen[:i]]
 
 
-def _finished(enabled: bool, total: int) -> Done | None:
-    if not enabled:
-        return None
-    count = [0]
-
-    def done(index: int, results: list[Result]) -> None:
-        count[0] += 1
-        seconds = sum(r.stats.seconds for r in results)
-        click.echo(f"  [{count[0]}/{total}] {results[0].variant if results else index}: "
-                   f"{len(results)} checks in {seconds:.1f}s", err=True)
-
-    return done
-
-
-def _write(fmt: str, results: list[Result], inst: Instance, output: str | None, seconds: float,
+def _write(fmt: str, results: list[Result], inst: Instance, destination: Destination, seconds: float,
            traces: bool, show_invariant: bool) -> None:
     if fmt == "itf":
-        assert output is not None
-        folder = Path(output)
         files = itf.render(results)
+        assert destination.path is not None
         with contextlib.ExitStack() as written:  # a stop halfway removes the traces already written
-            for name, body in files.items():
-                written.enter_context(interrupt.partial(folder / name))
-                _save(folder / name, body)
-        click.echo(f"{len(files)} ITF trace(s) written to {folder}/", err=True)
+            for name in files:
+                written.enter_context(interrupt.partial(destination.path / name))
+            try:
+                destination.write_files(files)
+            except OutputError as exc:
+                raise UsageProblemError(str(exc)) from None
+        click.echo(f"{len(files)} ITF trace(s) written to {destination.path}/", err=True)
         return
     if fmt == "text":
         report = (text.render(results, traces=traces, invariants=show_invariant) + "\n\n"
                   + text.summary(results, seconds))
     else:
         report = RENDERERS[fmt](results, inst.describe())
-    if output is None:
-        click.echo(report)
-    else:
-        _save(Path(output), report.rstrip("\n") + "\n")
+    _emit(destination, report.rstrip("\n") + "\n")
 
 
-def _writable(output: str, folder: bool) -> None:
-    """Fail before a long run, not after it, when the report cannot be written."""
-    if not folder and Path(output).is_dir():
-        raise UsageProblemError(f"cannot write to {output}: it is a directory")
-    target = Path(output) if folder else Path(output).parent
-    probe = target
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK):
-        raise UsageProblemError(f"cannot write to {output}: {probe} is not a writable directory")
-
-
-def _save(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all (a stopped run leaves no report that looks complete)."""
-    part = path.with_name(f".{path.name}.partial")
+def _destination(output: str | None, folder: bool = False) -> Destination:
+    """Open the report's destination now, so an unwritable one fails before a long run."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with interrupt.partial(part):
-            part.write_text(text, encoding="utf-8")
-            os.replace(part, path)
-    except OSError as exc:
-        raise UsageProblemError(f"cannot write {path}: {exc.strerror}") from None
+        return Destination(output, folder)
+    except OutputError as exc:
+        raise UsageProblemError(str(exc)) from None
+
+
+def _emit(destination: Destination, report: str) -> None:
+    if destination.to_stdout:
+        click.echo(report, nl=False)
+        return
+    try:
+        destination.write(report)
+    except OutputError as exc:
+        raise UsageProblemError(str(exc)) from None
 
 
 @cli.command()
@@ -292,12 +268,12 @@ def export(variant: str, properties: Sequence[str], processes: int, pages: int, 
     inst = Instance(processes=processes, pages=pages, nodes=nodes)
     chosen = resolve_variant(variant)
     props = [resolve_property(p) for p in properties] or list(PROPERTIES.values())
-    ts = build(chosen, inst)
-    model = to_promela(ts, [p.instantiate(ts, inst) for p in props])
-    if output is None:
-        click.echo(model, nl=False)
-    else:
-        _save(Path(output), model)
+    destination = _destination(output)
+    try:
+        ts = build(chosen, inst)
+        _emit(destination, to_promela(ts, [p.instantiate(ts, inst) for p in props]))
+    finally:
+        destination.close()
 
 
 @cli.command(name="list")

@@ -8,13 +8,11 @@ check of the action taken), which is equivalent to a monitor field and costs no 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import z3
 
 from numacheck.checker.outcome import Path
 from numacheck.checker.z3lower import Lowering, domain, env, state_vars
-from numacheck.model.expr import Expr, Value
+from numacheck.model.expr import Value
 from numacheck.model.system import Obligation, TransitionSystem
 
 State = dict[str, z3.ExprRef]
@@ -138,9 +136,3 @@ class Encoding:
             action = model.eval(self.act(k), model_completion=True).as_long()
             path.append((action, self.schema.pack(self.values(model, k + 1))))
         return path
-
-
-def lower_fixed(e: Expr, state: Mapping[str, z3.ExprRef], post: Mapping[str, z3.ExprRef] | None = None
-                ) -> z3.ExprRef:
-    """Lower one expression over explicit variable maps (used for certificates)."""
-    return Lowering(env(state, post))(e)

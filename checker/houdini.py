@@ -130,8 +130,8 @@ def houdini(ts: TransitionSystem, deadline: Deadline, seed: int = 0) -> tuple[li
                     raise HoudiniTimeoutError
                 s.push()
                 s.set("timeout", deadline.z3_ms())
-                s.add(_fast(z3.Z3_mk_and, [pre[pair] for pair in alive]))
-                s.add(_fast(z3.Z3_mk_or, [post[pair] for pair in alive]))
+                s.add(fast_nary(z3.Z3_mk_and, [pre[pair] for pair in alive]))
+                s.add(fast_nary(z3.Z3_mk_or, [post[pair] for pair in alive]))
                 r = s.check()
                 calls += 1
                 after = ({f.name: _value(s.model(), y[f.name], f.kind) for f in ts.schema.fields}
@@ -146,7 +146,7 @@ def houdini(ts: TransitionSystem, deadline: Deadline, seed: int = 0) -> tuple[li
     return [pre[pair] for pair in alive], calls
 
 
-def _fast(make: object, terms: list[z3.BoolRef]) -> z3.BoolRef:
+def fast_nary(make: object, terms: list[z3.BoolRef]) -> z3.BoolRef:
     """An n-ary and/or straight through the C API: z3.And/Or type-check every argument in
     Python, which dominated the run time with hundreds of clauses per query."""
     ctx = terms[0].ctx

@@ -1,9 +1,10 @@
 """ITF, the Informal Trace Format of Apalache and Quint, for numacheck's counterexamples.
 
 A trace file holds the state fields (ghost fields included, computed values such as
-page_mapcount left out) as nested records: ``p1.pte[0].write``, ``p1.vma.VM_WRITE``,
-``anon0.exclusive``.  This module fixes that layout and reads a file back into the model's
-packed states, so ``numacheck replay`` can re-execute a trace written by any run.
+page_mapcount left out) as nested records spelled as the fields are named everywhere else:
+``p1.pte[0]._PAGE_RW``, ``p1.vma.VM_WRITE``, ``anon0.PageAnonExclusive``.  This module fixes
+that layout and reads a file back into the model's packed states, so ``numacheck replay`` can
+re-execute a trace written by any run.
 Format: https://apalache-mc.org/docs/adr/015adr-trace.html
 """
 
@@ -26,37 +27,29 @@ class ItfError(Exception):
 
 
 class FieldLike(Protocol):
-    """What the layout needs of a field: its dotted name and its display group."""
+    """What the layout needs of a field: its dotted name."""
 
     @property
     def name(self) -> str: ...
 
-    @property
-    def group(self) -> str: ...
 
-
-def _path(name: str, group: str) -> tuple[Key, ...]:
-    """``p1 pte[0]`` + ``p1.pte0.write`` -> ``("p1", "pte", 0, "write")``."""
-    tokens = group.split()
-    head = name.split(".")
-    if not tokens or tokens[0] != head[0]:
-        return tuple(head)
-    path: list[Key] = [tokens[0]]
-    for token in tokens[1:]:
+def _path(name: str) -> tuple[Key, ...]:
+    """``p1.pte[0]._PAGE_RW`` -> ``("p1", "pte", 0, "_PAGE_RW")``."""
+    path: list[Key] = []
+    for token in name.split("."):
         m = _INDEXED.match(token)
         path.extend((m.group(1), int(m.group(2))) if m else (token,))
-    return (*path, head[-1])
+    return tuple(path)
 
 
 def layout(fields: Iterable[FieldLike]) -> dict[str, tuple[Key, ...]]:
-    """Each field's place in an ITF state; dotted names when the groups do not nest uniquely."""
-    fields = list(fields)
-    paths = {f.name: _path(f.name, f.group) for f in fields}
-    tops = {p[0] for p in paths.values()}
-    clash = len(set(paths.values())) < len(paths) or any(
-        p[:k] in paths.values() for p in paths.values() for k in range(1, len(p)))
-    if clash or len(tops) == 0:
-        return {f.name: tuple(f.name.split(".")) for f in fields}
+    """Each field's place in an ITF state: its name read as record fields and list indices, so
+    ``p1.pte[0]._PAGE_RW`` in a report is ``p1.pte[0]._PAGE_RW`` in the trace file too."""
+    paths = {f.name: _path(f.name) for f in fields}
+    taken = set(paths.values())
+    for name, path in paths.items():
+        if any(path[:k] in taken for k in range(1, len(path))):
+            raise ItfError(f"field {name} lies inside another field")
     return paths
 
 
@@ -89,6 +82,25 @@ def lookup(state: dict[str, Any], path: tuple[Key, ...]) -> Any:
             raise ItfError(f"state {state.get('#meta', {}).get('index', '?')} has no "
                            f"{_dotted(path)}") from None
     return node
+
+
+def leaves(state: dict[str, Any]) -> set[str]:
+    """The dotted name of every value in an ITF state (``#meta`` left out)."""
+    out: set[str] = set()
+
+    def walk(node: Any, path: tuple[Key, ...]) -> None:
+        if isinstance(node, dict) and "#bigint" not in node:
+            for key, child in node.items():
+                if not str(key).startswith("#"):
+                    walk(child, (*path, key))
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, (*path, index))
+        else:
+            out.add(_dotted(path))
+
+    walk(state, ())
+    return out
 
 
 def _dotted(path: Sequence[Key]) -> str:

@@ -71,7 +71,7 @@ class StepCase:
             return "none (the step case was not reached)"
         model = self.solver.model()
         values = self.enc.values(model, 0)
-        shown = [f"{k}={int(v) if isinstance(v, bool) else v}" for k, v in values.items()
+        shown = [f"{k}={self.enc.schema[k].render(v)}" for k, v in values.items()
                  if v != self.enc.schema[k].default]
         return f"{self.k}-step path from an unreachable state ({', '.join(shown) or 'all defaults'})"
 

@@ -22,6 +22,8 @@ class Outcome:
     depth: int = 0
     certificate: str | None = None
     certificate_checked: bool = False
+    #: The clauses of the certificate the proof needs: inductive on their own, re-checked.
+    certificate_core: str | None = None
     message: str = ""
     notes: tuple[str, ...] = ()
 

@@ -19,6 +19,7 @@ import z3
 
 from numacheck.checker.bmc import SolverStoppedError, Unrolling
 from numacheck.checker.codegen import compile_system
+from numacheck.checker.core import CoreStoppedError, clauses_of, needed_clauses
 from numacheck.checker.encoding import literal
 from numacheck.checker.explicit import Progress
 from numacheck.checker.houdini import HoudiniTimeoutError, houdini
@@ -183,18 +184,11 @@ def check_certificate(horn: Horn, ob: Obligation, inv: z3.BoolRef, deadline: Dea
 def render_invariant(inv: z3.BoolRef, schema: Schema) -> str:
     """The invariant as one clause per line, fields named the kernel's way (``p1.pte[0]._PAGE_RW``,
     ``anon0.PageAnonExclusive``); Spacer's own lemmas come first, then the Houdini background."""
-    clauses: list[z3.ExprRef] = []
-    pending: list[z3.ExprRef] = [inv]
-    while pending:
-        e = pending.pop(0)
-        if z3.is_and(e):
-            pending[:0] = e.children()
-        elif not z3.is_true(e):
-            clauses.append(e)
+    clauses = clauses_of(inv)
     names = {f"{f.name}@x": f for f in schema.fields}
 
     def shown(f: Field) -> str:
-        return f"{f.group.replace(' ', '.')}.{f.label.replace(' ', '_')}" if f.group and f.label else f.name
+        return f.name
 
     def atom(e: z3.ExprRef) -> str:
         if z3.is_const(e) and str(e) in names:
@@ -367,6 +361,7 @@ def pdr_one(ts: TransitionSystem, obligations: Sequence[Obligation], j: int, lim
     if problem:
         return Outcome("unknown", stats=stats(0), certificate=certificate,
                        message=f"Spacer's invariant failed the independent check ({problem})")
+    core = _needed_part(horn, ob, inv, deadline)
     # Non-vacuity: a witness of the situation is a short run, which BMC finds in a moment where
     # Spacer's search for one is slow; only when none exists within the depth limit does Spacer
     # decide whether the situation is reachable at all.
@@ -376,14 +371,30 @@ def pdr_one(ts: TransitionSystem, obligations: Sequence[Obligation], j: int, lim
         tries += more
     if sit == z3.unsat:
         return Outcome("vacuous", stats=stats(0), certificate=certificate, certificate_checked=True,
+                       certificate_core=core,
                        message=f"the situation it is about is unreachable (PDR): {ob.situation_text}")
     if sit == z3.unknown:
         return Outcome("unknown", stats=stats(0), certificate=certificate, certificate_checked=True,
+                       certificate_core=core,
                        message="proved, but the situation's reachability is unknown "
                                f"({_reason(horn, deadline, limits)})")
     return Outcome("holds", stats=stats(0), bounded=False, certificate=certificate,
-                   certificate_checked=True, notes=(attempts,),
+                   certificate_checked=True, certificate_core=core, notes=(attempts,),
                    message=f"inductive invariant of {len(certificate.splitlines())} clauses, checked")
+
+
+def _needed_part(horn: Horn, ob: Obligation, inv: z3.BoolRef, deadline: Deadline) -> str | None:
+    """The clauses of the checked invariant ``inv`` the proof needs (see checker/core.py), once
+    they pass the same certificate check; None when they could not be found in time."""
+    clauses = clauses_of(inv)
+    try:
+        needed = [clauses[k] for k in needed_clauses(horn.ts, horn.x, ob, clauses, deadline)]
+    except CoreStoppedError:
+        return None
+    part = z3.And(*needed)
+    if check_certificate(horn, ob, part, deadline):
+        return None
+    return render_invariant(part, horn.schema) or "true"
 
 
 def _reason(horn: Horn, deadline: Deadline, limits: Limits) -> str:

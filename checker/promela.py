@@ -58,11 +58,12 @@ _TEMPLATES: dict[str, Callable[[list[str]], str]] = {
 
 
 def identifiers(schema: Schema) -> dict[str, str]:
-    """A distinct Promela identifier for every field, readable (``p0.pte0.write`` -> ``p0_pte0_write``)."""
+    """A distinct Promela identifier for every field, readable
+    (``p0.pte[0]._PAGE_RW`` -> ``p0_pte0_PAGE_RW``)."""
     out: dict[str, str] = {}
     taken: set[str] = set()
     for f in schema.fields:
-        name = re.sub(r"\W", "_", f.name)
+        name = re.sub(r"_+", "_", re.sub(r"\W", "_", re.sub(r"\[(\d+)\]", r"\1", f.name)))
         if not re.match(r"[A-Za-z]", name):
             name = "f_" + name
         while name.lower() in _RESERVED or _SCRATCH.fullmatch(name) or name in taken:

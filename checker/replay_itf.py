@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from numacheck.checker.codegen import CompiledSystem, compile_system
-from numacheck.checker.itf import ItfError, ItfTrace, decode, layout, lookup
+from numacheck.checker.itf import ItfError, ItfTrace, decode, layout, leaves, lookup
 from numacheck.checker.replay import violates
 from numacheck.model.expr import ModelError
 from numacheck.model.instance import Instance
@@ -42,6 +42,9 @@ def instance_of(trace: ItfTrace) -> Instance:
 
 def _packed(schema: Schema, paths: dict[str, tuple[str | int, ...]], state: dict[str, object],
             n: int) -> int:
+    extra = leaves(state) - {f.name for f in schema.fields}
+    if extra:
+        raise ItfError(f"state {n} has field {min(extra)}, which the model does not have")
     values = {}
     for f in schema.fields:
         text = decode(f.kind, f.names, lookup(state, paths[f.name]), f"state {n}, {f.name}")

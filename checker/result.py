@@ -24,7 +24,8 @@ EXIT_INCONCLUSIVE = 3
 
 @dataclass(frozen=True)
 class FieldInfo:
-    """How to show one state field: its group (``p0 pte[0]``), label (``_PAGE_RW``), ghost-ness.
+    """How to show one state field: its group (``p0.pte[0]``), label (``_PAGE_RW``), ghost-ness;
+    ``name`` is ``group.label`` (``p0.pte[0]._PAGE_RW``).
 
     ``kind`` (bool or int) and ``names`` (an enum's value names) say how its rendered values
     read back; a ``derived`` value (vm_page_prot, page_mapcount) is computed, not state.
@@ -109,6 +110,8 @@ class Result:
     depth: int = 0
     certificate: str | None = None
     certificate_checked: bool = False
+    #: The clauses of the certificate the proof needs: inductive on their own, re-checked.
+    certificate_core: str | None = None
     message: str = ""
     notes: tuple[str, ...] = ()
     variant_source: str = ""

@@ -106,6 +106,7 @@ def to_result(variant: Variant, prop: Property, engine: str, ts: TransitionSyste
         depth=outcome.depth,
         certificate=outcome.certificate,
         certificate_checked=outcome.certificate_checked,
+        certificate_core=outcome.certificate_core,
         message=outcome.message,
         notes=outcome.notes,
         variant_source=variant_location(variant, prop.name),

@@ -40,7 +40,6 @@ from numacheck.model.pte import (
     pte_numa,
     pte_present,
     pte_protnone,
-    pte_same,
     pte_select,
     pte_special,
     pte_write,
@@ -58,7 +57,7 @@ __all__ = [
     "is_cow_mapping", "is_numa_hint", "ite", "maybe_mkwrite", "mk_pte", "operation", "pages",
     "processes", "pte_dirty", "pte_mkclean", "pte_mkdirty", "pte_mknonnuma", "pte_mknuma",
     "pte_mkold", "pte_mkspecial", "pte_mkwrite", "pte_mkyoung", "pte_modify", "pte_none",
-    "pte_numa", "pte_present", "pte_protnone", "pte_same", "pte_select", "pte_special", "pte_write",
+    "pte_numa", "pte_present", "pte_protnone", "pte_select", "pte_special", "pte_write",
     "pte_wrprotect", "pte_young", "trace_shape", "vm_page_prot", "vma_is_accessible",
     "vma_wants_manual_pte_write_upgrade",
 ]

@@ -526,14 +526,3 @@ def show(e: Expr, depth: int = 6) -> str:
         return f"ite({parts[0]}, {parts[1]}, {parts[2]})"
     return "(" + _INFIX[e.op].join(parts) + ")"
 
-
-def size(e: Expr) -> int:
-    """Number of distinct nodes in ``e`` (a DAG measure)."""
-    seen: set[int] = set()
-    stack = [e]
-    while stack:
-        node = stack.pop()
-        if id(node) not in seen:
-            seen.add(id(node))
-            stack.extend(node.args)
-    return len(seen)

@@ -32,12 +32,8 @@ PTE_BITS = {
     "special": "_PAGE_SPECIAL",
 }
 
-VMA_FLAGS = {
-    "mapped": "mapped",
-    "VM_READ": "VM_READ",
-    "VM_WRITE": "VM_WRITE",
-    "VM_SHARED": "VM_SHARED",
-}
+#: VMA state the model keeps: whether the VMA exists, then its vm_flags.
+VMA_FLAGS = ("mapped", "VM_READ", "VM_WRITE", "VM_SHARED")
 
 
 class InstanceError(ModelError):
@@ -95,53 +91,78 @@ class Instance:
 
 
 def pte_name(p: int, i: int, bit: str) -> str:
-    """Field name of one bit of the PTE of process ``p``, page ``i``."""
-    return f"p{p}.pte{i}.{bit}"
+    """Field name of one part of the PTE of process ``p``, page ``i``: ``bit`` is a :class:`Pte`
+    attribute (``write`` -> ``p0.pte[0]._PAGE_RW``), ``pfn`` or ``shadow_write``."""
+    return f"p{p}.pte[{i}].{PTE_BITS.get(bit, bit)}"
 
 
 def vma_name(p: int, flag: str) -> str:
-    """Field name of one VMA flag of process ``p``."""
-    return f"p{p}.{flag}"
+    """Field name of one VMA flag of process ``p`` (``p0.vma.VM_WRITE``)."""
+    return f"p{p}.vma.{flag}"
+
+
+def task_name(p: int, what: str) -> str:
+    """Field name of the task of process ``p``: ``numa_node_id``, ``fault`` or ``fault_page``."""
+    return f"p{p}.task.{what}"
+
+
+def frame_name(frame: str, what: str) -> str:
+    """Field name of a frame's ``PageAnonExclusive``, ``page_to_nid`` or ``in_page_cache``."""
+    return f"{frame}.{what}"
+
+
+#: The shared NUMA policy flag of the one shmem file.
+SHMEM_MOF = "shmem.MPOL_F_MOF"
+
+
+def _place(name: str) -> dict[str, str]:
+    """Group and label of a field, read off its name: ``p0.pte[0]`` and ``_PAGE_RW``."""
+    group, label = name.rsplit(".", 1)
+    return {"group": group, "label": label}
 
 
 def schema(inst: Instance) -> Schema:
-    """The state schema of the PTE model for ``inst``."""
+    """The state schema of the PTE model for ``inst``.
+
+    Every field is named the kernel's way, ``<object>.<field>`` (``p0.pte[0]._PAGE_RW``,
+    ``p1.vma.VM_WRITE``, ``anon0.PageAnonExclusive``), and that one spelling is used by every
+    report, trace file and invariant.
+    """
     fields: list[Field] = []
     frames = inst.frame_names()
     for p in range(inst.processes):
-        group = f"p{p} vma"
-        for flag, label in VMA_FLAGS.items():
-            fields.append(bool_field(vma_name(p, flag), group=group, label=label))
-        fields.append(int_field(f"p{p}.node", 0, inst.nodes - 1, group=f"p{p} task", label="numa_node_id"))
-        fields.append(enum_field(f"p{p}.fault", FAULT_KINDS, group=f"p{p} task", label="pending fault"))
-        fields.append(int_field(f"p{p}.fault_page", 0, inst.pages - 1, group=f"p{p} task",
-                                label="fault page"))
+        for flag in VMA_FLAGS:
+            fields.append(bool_field(vma_name(p, flag), **_place(vma_name(p, flag))))
+        node, fault, page = (task_name(p, w) for w in ("numa_node_id", "fault", "fault_page"))
+        fields.append(int_field(node, 0, inst.nodes - 1, **_place(node)))
+        fields.append(enum_field(fault, FAULT_KINDS, **_place(fault),
+                                 doc="The access that trapped and awaits its fault handler."))
+        fields.append(int_field(page, 0, inst.pages - 1, **_place(page)))
         for i in range(inst.pages):
-            group = f"p{p} pte[{i}]"
-            for bit, label in PTE_BITS.items():
-                fields.append(bool_field(pte_name(p, i, bit), group=group, label=label))
-            fields.append(enum_field(pte_name(p, i, "pfn"), frames, group=group, label="pfn"))
+            for bit in PTE_BITS:
+                fields.append(bool_field(pte_name(p, i, bit), **_place(pte_name(p, i, bit))))
+            pfn, shadow = pte_name(p, i, "pfn"), pte_name(p, i, "shadow_write")
+            fields.append(enum_field(pfn, frames, **_place(pfn)))
             fields.append(
                 bool_field(
-                    pte_name(p, i, "shadow_write"),
-                    group=group,
-                    label="shadow write",
+                    shadow,
+                    **_place(shadow),
                     ghost=True,
                     doc="Whether the PTE would be writable now had the NUMA scan never "
                     "protected it: the write bit at scan time, cleared by every later "
                     "operation that write-protects the PTE (fork's COW).",
                 )
             )
-    fields.append(bool_field("shmem.mof", group="shmem file", label="shared policy MPOL_F_MOF",
+    fields.append(bool_field(SHMEM_MOF, **_place(SHMEM_MOF),
                              doc="mbind(MPOL_BIND | MPOL_F_NUMA_BALANCING) set a shared policy "
                              "with MPOL_F_MOF on the shmem file (5.12+); without it "
                              "vma_policy_mof() is false and task_numa_work() skips the VMA."))
     for i in range(inst.pages):
-        group = f"shmem{i}"
-        fields.append(bool_field(f"shmem{i}.cached", group=group, label="in page cache"))
-        fields.append(int_field(f"shmem{i}.node", 0, inst.nodes - 1, group=group, label="page_to_nid"))
+        cached, nid = frame_name(f"shmem{i}", "in_page_cache"), frame_name(f"shmem{i}", "page_to_nid")
+        fields.append(bool_field(cached, **_place(cached)))
+        fields.append(int_field(nid, 0, inst.nodes - 1, **_place(nid)))
     for k in range(inst.anon_frames):
-        group = f"anon{k}"
-        fields.append(bool_field(f"anon{k}.exclusive", group=group, label="PageAnonExclusive"))
-        fields.append(int_field(f"anon{k}.node", 0, inst.nodes - 1, group=group, label="page_to_nid"))
+        excl, nid = frame_name(f"anon{k}", "PageAnonExclusive"), frame_name(f"anon{k}", "page_to_nid")
+        fields.append(bool_field(excl, **_place(excl)))
+        fields.append(int_field(nid, 0, inst.nodes - 1, **_place(nid)))
     return Schema(tuple(fields))

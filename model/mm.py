@@ -13,12 +13,17 @@ from dataclasses import dataclass
 
 from numacheck.model.builder import Step
 from numacheck.model.expr import FALSE, TRUE, Expr, any_, count, ite, lift, select
-from numacheck.model.instance import FAULT_KINDS, PTE_BITS, VMA_FLAGS, Instance, pte_name, vma_name
+from numacheck.model.instance import (
+    FAULT_KINDS,
+    PTE_BITS,
+    VMA_FLAGS,
+    Instance,
+    frame_name,
+    pte_name,
+    task_name,
+    vma_name,
+)
 from numacheck.model.pte import (
-    PAGE_COPY,
-    PAGE_NONE,
-    PAGE_READONLY,
-    PAGE_SHARED,
     Pgprot,
     Pte,
     pte_mkwrite,
@@ -93,11 +98,6 @@ def is_numa_hint(pte: Pte, vma: Vma) -> Expr:
     return pte_numa(pte) | (pte_protnone(pte) & vma_is_accessible(vma))
 
 
-#: Pgprots named for traces and docs.
-PGPROTS = {"PAGE_NONE": PAGE_NONE, "PAGE_READONLY": PAGE_READONLY, "PAGE_COPY": PAGE_COPY,
-           "PAGE_SHARED": PAGE_SHARED}
-
-
 class MM:
     """All processes' VMAs and PTEs and all frames, over one symbolic step."""
 
@@ -123,33 +123,33 @@ class MM:
 
     def task_node(self, p: int) -> Expr:
         """numa_node_id() of the task of process ``p``."""
-        return self.step.read(f"p{p}.node")
+        return self.step.read(task_name(p, "numa_node_id"))
 
     def set_task_node(self, p: int, node: Expr | int) -> None:
         """Move the task of process ``p`` to ``node``."""
-        self.step.write(f"p{p}.node", node)
+        self.step.write(task_name(p, "numa_node_id"), node)
 
     def fault_pending(self, p: int, page: int, kind: str | None = None) -> Expr:
         """Whether ``p`` has an unhandled fault on ``page`` (of ``kind``, or any kind)."""
-        fault = self.step.read(f"p{p}.fault")
-        on_page = self.step.read(f"p{p}.fault_page").eq(page)
+        fault = self.step.read(task_name(p, "fault"))
+        on_page = self.step.read(task_name(p, "fault_page")).eq(page)
         if kind is None:
             return fault.ne(FAULT_KINDS.index("none")) & on_page
         return fault.eq(FAULT_KINDS.index(kind)) & on_page
 
     def fault_is_write(self, p: int) -> Expr:
         """FAULT_FLAG_WRITE of the pending fault of ``p``."""
-        return self.step.read(f"p{p}.fault").eq(FAULT_KINDS.index("write"))
+        return self.step.read(task_name(p, "fault")).eq(FAULT_KINDS.index("write"))
 
     def raise_fault(self, p: int, page: int, kind: str) -> None:
         """Record that an access of ``p`` to ``page`` trapped."""
-        self.step.write(f"p{p}.fault", FAULT_KINDS.index(kind))
-        self.step.write(f"p{p}.fault_page", page)
+        self.step.write(task_name(p, "fault"), FAULT_KINDS.index(kind))
+        self.step.write(task_name(p, "fault_page"), page)
 
     def fault_done(self, p: int) -> None:
         """The pending fault of ``p`` has been handled; the task will retry the access."""
-        self.step.write(f"p{p}.fault", FAULT_KINDS.index("none"))
-        self.step.write(f"p{p}.fault_page", 0)
+        self.step.write(task_name(p, "fault"), FAULT_KINDS.index("none"))
+        self.step.write(task_name(p, "fault_page"), 0)
 
     # PTEs -------------------------------------------------------------------------------------
     def pte(self, p: int, i: int) -> Pte:
@@ -178,10 +178,6 @@ class MM:
         """is_zero_pfn(): the frame is the shared zero page."""
         return pfn.eq(0)
 
-    def is_shmem(self, pfn: Expr) -> Expr:
-        """The frame is a shmem page-cache page (PageSwapBacked, !PageAnon)."""
-        return (pfn >= 1) & (pfn <= self.inst.pages)
-
     def PageAnon(self, pfn: Expr) -> Expr:
         """PageAnon(): the frame is an anonymous page."""
         return pfn > self.inst.pages
@@ -194,44 +190,45 @@ class MM:
         return [self.pte(p, i) for p, i in self.ptes()]
 
     def _anon_fields(self, attr: str) -> list[Expr]:
-        return [self.step.read(f"anon{k}.{attr}") for k in range(self.inst.anon_frames)]
+        return [self.step.read(frame_name(f"anon{k}", attr)) for k in range(self.inst.anon_frames)]
 
     def _frame_choices(self, zero: Expr, shmem: str, anon: str) -> list[Expr]:
-        return [zero, *(self.step.read(f"shmem{i}.{shmem}") for i in range(self.inst.pages)),
+        return [zero, *(self.step.read(frame_name(f"shmem{i}", shmem)) for i in range(self.inst.pages)),
                 *self._anon_fields(anon)]
 
     def PageAnonExclusive(self, pfn: Expr) -> Expr:
         """PageAnonExclusive() (5.19+; the model keeps the flag in every era, see README)."""
-        return select(pfn, [FALSE] * (1 + self.inst.pages) + self._anon_fields("exclusive"))
+        return select(pfn, [FALSE] * (1 + self.inst.pages) + self._anon_fields("PageAnonExclusive"))
 
     def set_PageAnonExclusive(self, pfn: Expr, value: Expr | bool) -> None:
         """SetPageAnonExclusive()/ClearPageAnonExclusive() on an anonymous frame."""
         for k in range(self.inst.anon_frames):
-            name = f"anon{k}.exclusive"
+            name = frame_name(f"anon{k}", "PageAnonExclusive")
             self.step.write(name, ite(pfn.eq(self.inst.anon_frame(k)), value, self.step.read(name)))
 
     def page_to_nid(self, pfn: Expr) -> Expr:
         """page_to_nid(): the node the frame lives on (the zero page counts as node 0)."""
-        return select(pfn, self._frame_choices(lift(0), "node", "node"))
+        return select(pfn, self._frame_choices(lift(0), "page_to_nid", "page_to_nid"))
 
     def set_page_nid(self, pfn: Expr, node: Expr | int) -> None:
         """Move a frame to ``node`` (a migration copies it to a page there)."""
         for i in range(self.inst.pages):
-            name = f"shmem{i}.node"
+            name = frame_name(f"shmem{i}", "page_to_nid")
             self.step.write(name, ite(pfn.eq(self.inst.shmem_frame(i)), node, self.step.read(name)))
         for k in range(self.inst.anon_frames):
-            name = f"anon{k}.node"
+            name = frame_name(f"anon{k}", "page_to_nid")
             self.step.write(name, ite(pfn.eq(self.inst.anon_frame(k)), node, self.step.read(name)))
 
     def shmem_cached(self, page: int) -> Expr:
         """Whether shmem page ``page`` is in the page cache."""
-        return self.step.read(f"shmem{page}.cached")
+        return self.step.read(frame_name(f"shmem{page}", "in_page_cache"))
 
     def shmem_getpage(self, page: int, node: Expr) -> Expr:
         """shmem_get_folio(): the page-cache page, allocated on ``node`` on first use."""
         cached = self.shmem_cached(page)
-        self.step.write(f"shmem{page}.node", ite(cached, self.step.read(f"shmem{page}.node"), node))
-        self.step.write(f"shmem{page}.cached", TRUE)
+        nid = frame_name(f"shmem{page}", "page_to_nid")
+        self.step.write(nid, ite(cached, self.step.read(nid), node))
+        self.step.write(frame_name(f"shmem{page}", "in_page_cache"), TRUE)
         return lift(self.inst.shmem_frame(page))
 
     def alloc_anon_page(self, node: Expr) -> tuple[Expr, Expr]:
@@ -258,8 +255,8 @@ class MM:
         """
         for k in range(self.inst.anon_frames):
             unused = self.page_mapcount(lift(self.inst.anon_frame(k))).eq(0)
-            for attr, reset in (("exclusive", FALSE), ("node", lift(0))):
-                name = f"anon{k}.{attr}"
+            for attr, reset in (("PageAnonExclusive", FALSE), ("page_to_nid", lift(0))):
+                name = frame_name(f"anon{k}", attr)
                 self.step.write(name, ite(unused, reset, self.step.read(name)))
 
     def vm_normal_page(self, pte: Pte) -> Expr:

@@ -176,14 +176,6 @@ def pte_select(cond: Expr, a: Pte, b: Pte) -> Pte:
     return Pte(**{f.name: ite(cond, getattr(a, f.name), getattr(b, f.name)) for f in fields(Pte)})
 
 
-def pte_same(a: Pte, b: Pte) -> Expr:
-    """pte_same(): the two entries are bit-identical."""
-    out = TRUE
-    for f in fields(Pte):
-        out = out & getattr(a, f.name).eq(getattr(b, f.name))
-    return out
-
-
 def hw_access_ok(pte: Pte, write: bool) -> Expr:
     """Whether the MMU lets a user access through ``pte`` complete without a fault.
 

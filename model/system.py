@@ -193,12 +193,6 @@ class Obligation:
     situation_text: str = ""
 
     @property
-    def is_step(self) -> bool:
-        """Whether the property constrains steps rather than states."""
-        return self.invariant is None
-
-    @property
     def has_situation(self) -> bool:
         """Whether a situation was named (every built-in property names one)."""
         return self.sometimes is not None or bool(self.situation_steps)
-

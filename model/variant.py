@@ -18,7 +18,7 @@ from pathlib import Path
 from numacheck.model.builder import Step
 from numacheck.model.diagnose import did_you_mean, explain, user_frame
 from numacheck.model.expr import ModelError, ite, lift
-from numacheck.model.instance import Instance, schema
+from numacheck.model.instance import Instance, frame_name, schema, vma_name
 from numacheck.model.mm import MM, vm_page_prot
 from numacheck.model.operation import Operation
 from numacheck.model.symmetry import interchangeable
@@ -189,8 +189,9 @@ def derived_values(inst: Instance) -> tuple[Derived, ...]:
         vma = mm.vma(p)
         prot = vm_page_prot(vma)
         code = ite(prot.protnone, 0, ite(prot.write, 3, ite(vma.VM_WRITE, 2, 1)))
-        out.append(Derived(f"p{p}.vm_page_prot", code, f"p{p} vma", "vm_page_prot", PROT_NAMES))
+        out.append(Derived(vma_name(p, "vm_page_prot"), code, f"p{p}.vma", "vm_page_prot", PROT_NAMES))
     names = inst.frame_names()
     for f in range(1, inst.frames):
-        out.append(Derived(f"{names[f]}.mapcount", mm.page_mapcount(lift(f)), names[f], "page_mapcount"))
+        out.append(Derived(frame_name(names[f], "page_mapcount"), mm.page_mapcount(lift(f)), names[f],
+                           "page_mapcount"))
     return tuple(out)

@@ -1,19 +1,20 @@
 """One self-contained HTML page for reviewers: the results matrix, then each result in detail.
 
-Every counterexample gets a step table (kernel function, citation, outputs, the change as the
-text report words it, and the fields that change anywhere in the trace, highlighted where they
-change) and a state-transition diagram.  Styles are inline and nothing is fetched, so the page
-can be attached to a CI run or mailed as it is.
+Every counterexample gets a step table (kernel function, citation and outputs, then one column
+per object that changes somewhere in the trace, showing its changing fields and highlighting
+them where they change, so the table fits a laptop screen) and a state-transition diagram.
+Styles are inline and nothing is fetched, so the page can be attached to a CI run or mailed as
+it is.
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from numacheck.checker.result import Result, Trace, exit_code
+from numacheck.checker.result import FieldInfo, Result, Trace, TraceStep, exit_code
 from numacheck.reports.diagram import diagram_svg
 from numacheck.reports.steps import outputs_text
-from numacheck.reports.text import VERDICT_WORD, describe_change
+from numacheck.reports.text import VERDICT_WORD, is_flag
 
 #: Cell classes, worst first: a cell holding several results takes the worst one's colour.
 STATUSES = {
@@ -24,13 +25,20 @@ STATUSES = {
 }
 
 _STYLE = """
-body { font-family: sans-serif; margin: 1.5em; }
+body { font-family: sans-serif; margin: 1.5em; max-width: 100%; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; }
 th, td { border: 1px solid #bbb; padding: 3px 6px; text-align: left; vertical-align: top; }
-code, .mono, td.field { font-family: monospace; }
+code, .mono, td.field, .fn { font-family: monospace; }
+table.steps { font-size: 12px; max-width: 100%; }
+table.steps td { overflow-wrap: break-word; }
+table.steps td.field { font-size: 11px; }
+table.steps .cite { color: #555; font-size: 11px; }
+table.steps .out { font-family: monospace; color: #124; }
+p.unchanged code { overflow-wrap: anywhere; }
 .holds { background: #d4efd4; } .violated { background: #d6e4ff; }
 .unexpected { background: #f7c1c1; } .unknown { background: #fbeaa5; }
-td.changed { background: #ffd27f; font-weight: bold; }
+span.changed { background: #ffd27f; font-weight: bold; }
+section svg { max-width: 100%; height: auto; }
 .legend span { display: inline-block; padding: 2px 8px; margin-right: 6px; border: 1px solid #bbb; }
 """
 
@@ -105,29 +113,57 @@ def stats_table(r: Result) -> str:
     return _key_values("stats", rows)
 
 
+def _cell(infos: list[FieldInfo], step: TraceStep) -> str:
+    """A group's fields in one step, one per line: set flags by name, a flag cleared by this step
+    struck through, other fields as ``label=value``; what the step changed is highlighted."""
+    items = []
+    for f in infos:
+        value = step.state[f.name]
+        changed = f.name in step.changed
+        if is_flag(f, value):
+            if value == "0" and not changed:
+                continue
+            text = f"<s>{escape(f.label)}</s>" if value == "0" else escape(f.label)
+        else:
+            text = f"{escape(f.label)}=<wbr>{escape(value)}"
+        cls = ' class="changed"' if changed else ""
+        ghost = ' title="ghost field (not kernel state)"' if f.ghost else ""
+        items.append(f'<span data-field="{escape(f.name)}"{cls}{ghost}>{text}</span>')
+    return "<br>".join(items) or "-"
+
+
 def step_table(trace: Trace) -> str:
-    """One row per step; the fields that ever change are columns, highlighted where they change."""
+    """One row per step, one column per object (``p0.pte[0]``, ``anon0``, ...) that changes
+    somewhere in the trace, holding only its fields that change; fields that never change are
+    listed once below the table.  It fits a laptop screen however many fields the state has."""
     moving = {name for step in trace.steps for name in step.changed}
-    fields = [f for f in trace.fields if f.name in moving]
-    groups: dict[str, int] = {}
-    for f in fields:
-        groups[f.group] = groups.get(f.group, 0) + 1
-    head = ['<table class="steps"><tr><th rowspan="2">#</th><th rowspan="2">kernel function</th>'
-            '<th rowspan="2">citation</th><th rowspan="2">outputs</th><th rowspan="2">changes</th>']
-    head += [f'<th colspan="{span}">{escape(group)}</th>' for group, span in groups.items()]
-    head.append("</tr><tr>")
-    head += [f"<th>{escape(('ghost ' if f.ghost else '') + f.label)}</th>" for f in fields]
-    rows = ["".join(head) + "</tr>"]
+    groups: dict[str, list[FieldInfo]] = {}
+    for f in trace.fields:
+        if f.name in moving:
+            groups.setdefault(f.group, []).append(f)
+    head = ["<tr><th>#</th><th>kernel function</th>"]
+    head += [f"<th>{escape(group)}</th>" for group in groups]
+    rows = ['<table class="steps">' + "".join(head) + "</tr>"]
     for n, step in enumerate(trace.steps):
-        changes = [] if n == 0 else describe_change(trace, step, trace.steps[n - 1])
-        cells = [str(n), step.label, step.citation, outputs_text(step)]
-        row = "".join(f"<td class=\"mono\">{escape(c)}</td>" for c in cells)
-        row += "<td class=\"mono\">" + "<br>".join(escape(c) for c in changes) + "</td>"
-        for f in fields:
-            cls = "field changed" if f.name in step.changed else "field"
-            row += f'<td class="{cls}" data-field="{escape(f.name)}">{escape(step.state[f.name])}</td>'
+        what = [f'<span class="fn">{escape(step.label)}</span>']
+        if step.citation:
+            what.append(f'<span class="cite">{escape(step.citation)}</span>')
+        if step.outputs:
+            what.append(f'<span class="out">-&gt; {escape(outputs_text(step))}</span>')
+        row = f"<td>{n}</td><td>{'<br>'.join(what)}</td>"
+        for group, infos in groups.items():
+            row += f'<td class="field" data-group="{escape(group)}">{_cell(infos, step)}</td>'
         rows.append(f"<tr>{row}</tr>")
-    return "".join(rows) + "</table>"
+    rows.append("</table>")
+    still = [f for f in trace.fields if f.name not in moving and not f.derived]
+    flags = [f.name for f in still if is_flag(f, trace.steps[0].state[f.name])
+             and trace.steps[0].state[f.name] == "1"]
+    others = [f"{f.name}={trace.steps[0].state[f.name]}" for f in still
+              if not is_flag(f, trace.steps[0].state[f.name])]
+    cleared = sum(1 for f in still if is_flag(f, trace.steps[0].state[f.name])) - len(flags)
+    summary = ", ".join([*flags, *others] + ([f"{cleared} flags clear"] if cleared else []))
+    rows.append(f'<p class="unchanged">Unchanged throughout: <code>{escape(summary)}</code></p>')
+    return "".join(rows)
 
 
 def details(i: int, r: Result) -> str:

@@ -1,15 +1,25 @@
-"""One JSON document for a whole run, for scripts and CI dashboards."""
+"""One JSON document for a whole run, for scripts and CI dashboards (fields: docs/json.md)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from numacheck.checker.result import Result, Stats, Trace, exit_code
+from numacheck.checker.result import FieldInfo, Result, Stats, Trace, exit_code
+
+
+def value_json(info: FieldInfo, text: str) -> bool | int | str:
+    """A rendered field value typed for JSON: a boolean, an enum's value name, or a number."""
+    if info.kind == "bool":
+        return text == "1"
+    if info.names:
+        return text
+    return int(text)
 
 
 def trace_json(trace: Trace) -> dict[str, Any]:
     """A trace as JSON: each step's kernel function, arguments, outputs and full state."""
+    infos = {f.name: f for f in trace.fields}
     return {
         "length": trace.length,
         "violation": trace.violation,
@@ -21,7 +31,7 @@ def trace_json(trace: Trace) -> dict[str, Any]:
                 "citation": step.citation,
                 "outputs": step.outputs,
                 "changed": list(step.changed),
-                "state": step.state,
+                "state": {k: value_json(infos[k], v) for k, v in step.state.items()},
             }
             for step in trace.steps
         ],
@@ -58,6 +68,7 @@ def result_json(r: Result) -> dict[str, Any]:
         "depth": r.depth,
         "certificate": r.certificate,
         "certificate_checked": r.certificate_checked,
+        "certificate_core": r.certificate_core,
         "message": r.message,
         "notes": list(r.notes),
         "trace": trace_json(r.trace) if r.trace is not None else None,

@@ -92,7 +92,6 @@ def rule(r: Result) -> dict[str, Any]:
 
 def code_flow(trace: Trace, where: dict[str, Any] | None) -> dict[str, Any]:
     """The counterexample: one thread-flow location per step, with the fields it changed."""
-    labels = {f.name: f"{f.group} {'ghost ' if f.ghost else ''}{f.label}" for f in trace.fields}
     locations = []
     for n, step in enumerate(trace.steps):
         location: dict[str, Any] = {"message": {"text": step_text(trace, n)}}
@@ -100,7 +99,7 @@ def code_flow(trace: Trace, where: dict[str, Any] | None) -> dict[str, Any]:
             location["physicalLocation"] = where
         flow_location: dict[str, Any] = {"location": location, "executionOrder": n}
         if step.changed:
-            flow_location["state"] = {labels[k]: {"text": step.state[k]} for k in step.changed}
+            flow_location["state"] = {k: {"text": step.state[k]} for k in step.changed}
         locations.append(flow_location)
     return {
         "message": {"text": f"{trace.length}-step counterexample"},

@@ -1,7 +1,7 @@
 """Plain-text rendering for terminals and logs: a results table, then each counterexample.
 
 A trace lists each step with the kernel function it models and only what it changed, grouped
-by object (``p0 pte[0]``, ``anon0``, ...).  Bits are named the kernel's way: a PTE change reads
+by object (``p0.pte[0]``, ``anon0``, ...).  Bits are named the kernel's way: a PTE change reads
 ``+_PAGE_RW -_PAGE_PROTNONE`` followed by the whole entry after the step.
 """
 
@@ -11,13 +11,15 @@ from collections.abc import Iterable
 
 from numacheck.checker.result import FieldInfo, Result, Trace, TraceStep
 
-_FLAG_PREFIXES = ("_PAGE_", "VM_")
+#: Labels of fields shown as flags: by name when set, in a change as ``+FLAG``/``-FLAG``.
+FLAG_PREFIXES = ("_PAGE_", "VM_")
 
 VERDICT_WORD = {"holds": "holds", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "unknown"}
 
 
-def _is_flag(info: FieldInfo, value: str) -> bool:
-    return info.label.startswith(_FLAG_PREFIXES) and value in ("0", "1")
+def is_flag(info: FieldInfo, value: str) -> bool:
+    """Whether a field shows as a flag (``_PAGE_RW``, ``VM_WRITE``) rather than a value."""
+    return info.label.startswith(FLAG_PREFIXES) and value in ("0", "1")
 
 
 def _groups(trace: Trace) -> dict[str, list[FieldInfo]]:
@@ -39,13 +41,13 @@ def describe_change(trace: Trace, step: TraceStep, before: TraceStep) -> list[st
         for info in moved:
             old, new = before.state[info.name], step.state[info.name]
             label = f"ghost {info.label}" if info.ghost else info.label
-            if _is_flag(info, new) and _is_flag(info, old):
+            if is_flag(info, new) and is_flag(info, old):
                 parts.append(("+" if new == "1" else "-") + label)
             else:
                 parts.append(f"{label} {old}->{new}")
-        flags = [i.label for i in infos if _is_flag(i, step.state[i.name]) and step.state[i.name] == "1"]
+        flags = [i.label for i in infos if is_flag(i, step.state[i.name]) and step.state[i.name] == "1"]
         tail = ""
-        if any(_is_flag(i, step.state[i.name]) for i in moved):
+        if any(is_flag(i, step.state[i.name]) for i in moved):
             tail = "   = " + ("|".join(flags) if flags else "0")
         lines.append(f"{group}: {' '.join(parts)}{tail}")
     return lines
@@ -91,15 +93,28 @@ def result_line(r: Result) -> str:
     return f"{r.variant:<15} {r.property:<28} {verdict:<9} {status:<30} {r.engine}: {figures}"
 
 
+def invariant_lines(r: Result) -> list[str]:
+    """The invariant of a proof: the clauses it needs when they were found (the whole
+    certificate is in the JSON report), else the whole certificate."""
+    assert r.certificate is not None
+    total = len(r.certificate.splitlines())
+    checked = "checked" if r.certificate_checked else "NOT checked"
+    if r.certificate_core is None:
+        head = f"{r.variant} / {r.property}: inductive invariant of {total} clauses ({checked}):"
+        return [head, *(f"    {clause}" for clause in r.certificate.splitlines())]
+    core = r.certificate_core.splitlines()
+    head = (f"{r.variant} / {r.property}: the {len(core)} of {total} certificate clauses the proof "
+            f"needs, inductive on their own ({checked}; all {total} in --format json):")
+    return [head, *(f"    {clause}" for clause in core)]
+
+
 def render(results: Iterable[Result], traces: bool = True, invariants: bool = False) -> str:
     """The whole report: a line per result, then details for each trace, proof and oddity."""
     results = list(results)
     lines = [result_line(r) for r in results]
     for r in results:
         if invariants and r.certificate and r.verdict == "holds":
-            checked = "checked" if r.certificate_checked else "NOT checked"
-            lines.append(f"\n{r.variant} / {r.property}: inductive invariant ({checked}):")
-            lines.extend(f"    {clause}" for clause in r.certificate.splitlines())
+            lines.extend(["", *invariant_lines(r)])
         if r.message and r.verdict in ("vacuous", "unknown"):
             lines.append(f"\n{r.variant} / {r.property}: {r.verdict}: {r.message}")
         if r.trace_mismatch:

@@ -6,7 +6,7 @@ from functools import cache
 
 from numacheck.checker.codegen import CompiledSystem, compile_exprs, compile_system
 from numacheck.model.expr import Value
-from numacheck.model.instance import Instance
+from numacheck.model.instance import PTE_BITS, Instance, pte_name
 from numacheck.model.system import TransitionSystem
 from numacheck.model.variant import build
 from numacheck.model.variants import BUILTIN
@@ -55,6 +55,5 @@ def run(ts: TransitionSystem, labels: list[str], start: State | None = None) -> 
 
 
 def pte(state: State, p: int = 0, i: int = 0) -> dict[str, Value]:
-    """The PTE fields of (p, i) in a state, keyed by bit name."""
-    prefix = f"p{p}.pte{i}."
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    """The PTE fields of (p, i) in a state, keyed by Pte attribute (``write``, ``pfn``, ...)."""
+    return {bit: state[pte_name(p, i, bit)] for bit in (*PTE_BITS, "pfn", "shadow_write")}

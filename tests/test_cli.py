@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -33,18 +36,52 @@ def test_verify_reports_the_historic_bug_and_exits_0() -> None:
     assert "_PAGE_RW" in out
 
 
-def test_json_format() -> None:
+@pytest.fixture(scope="module")
+def json_doc() -> dict[str, Any]:
     code, out, _ = invoke("verify", "-v", "linux-4.0-rc1", "-p", "numa-restore-keeps-write",
-                          "-p", "write-requires-vm-write", "--format", "json")
-    doc = json.loads(out)
-    assert code == 0 and doc["ok"] is True
-    first, second = doc["results"]
+                          "-p", "write-requires-vm-write", "--processes", "1", "--format", "json")
+    assert code == 0
+    return dict(json.loads(out))
+
+
+def test_json_format(json_doc: dict[str, Any]) -> None:
+    assert json_doc["ok"] is True and json_doc["exit_code"] == 0
+    first, second = json_doc["results"]
     assert first["verdict"] == "violated" and first["expected"] == "violated" and first["as_expected"]
     steps = first["trace"]["steps"]
     assert [s["action"] for s in steps][-2:] == ["access", "do_numa_page"]
     assert set(steps[1]) >= {"action", "args", "state"} and steps[1]["args"]["p"] == 0
     assert second["verdict"] == "holds" and second["trace"] is None
     assert set(second["stats"]) >= {"states", "transitions", "depth", "seconds"}
+
+
+def test_json_state_values_are_typed_and_named_the_kernel_way(json_doc: dict[str, Any]) -> None:
+    last = json_doc["results"][0]["trace"]["steps"][-1]["state"]
+    assert last["p0.pte[0]._PAGE_PRESENT"] is True and last["p0.pte[0]._PAGE_RW"] is False
+    assert last["p0.pte[0].pfn"] == "anon0" and last["p0.task.fault"] == "none"
+    assert last["p0.task.numa_node_id"] in (0, 1) and last["anon0.page_mapcount"] == 1
+    assert last["p0.vma.vm_page_prot"] == "PAGE_COPY" and last["p0.vma.VM_WRITE"] is True
+
+
+def _keys(node: Any, path: str, out: set[str]) -> None:
+    """Every field name of the document, except inside maps keyed by data (states, args, ...)."""
+    if isinstance(node, list):
+        for item in node:
+            _keys(item, path, out)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            out.add(key)
+            if key not in ("state", "args", "outputs", "operations"):
+                _keys(value, f"{path}.{key}", out)
+
+
+def test_every_json_field_is_documented(json_doc: dict[str, Any]) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "json.md").read_text()
+    documented = set(re.findall(r"^\| `(\w+)` \|", doc, re.MULTILINE))
+    found: set[str] = set()
+    _keys(json_doc, "", found)
+    assert found <= documented, sorted(found - documented)
+    assert documented <= found, sorted(documented - found)  # and nothing documented that is gone
 
 
 def test_unexpected_result_exits_1(tmp_path: Path) -> None:
@@ -114,6 +151,47 @@ def test_malformed_variant_file(tmp_path: Path, source: str, needle: str) -> Non
     bad.write_text(source)
     code, _, err = invoke("verify", "-v", str(bad))
     assert code == 2 and needle in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_an_unwritable_output_fails_before_the_run_even_for_root(tmp_path: Path) -> None:
+    if not Path("/sys/kernel").is_dir():
+        pytest.skip("no sysfs here")
+    # /sys refuses new files whatever the permission bits say (os.access says yes for root)
+    code, _, err = invoke("verify", "-o", "/sys/r.json")  # the default run would take minutes
+    assert code == 2 and err.startswith("numacheck: cannot write to /sys/r.json")
+
+
+def test_dash_means_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = invoke("verify", "-v", "linux-4.9", "-p", "write-requires-vm-write", "--processes", "1",
+                          "--format", "json", "-o", "-")
+    assert code == 0 and json.loads(out)["ok"] is True
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_report_is_written_atomically_and_nothing_is_left_behind(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "r.json"
+    code, _, _ = invoke("verify", "-v", "linux-4.9", "-p", "write-requires-vm-write", "--processes", "1",
+                        "--format", "json", "-o", str(target))
+    assert code == 0 and json.loads(target.read_text())["ok"] is True
+    assert [p.name for p in target.parent.iterdir()] == ["r.json"]  # no temporary file
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # an ordinary file, not mkstemp's 0600
+    # a run that ends in an error keeps the old report and leaves no temporary file
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from numacheck.model import VARIANTS\n"
+        "from numacheck.model.operation import operation, processes\n"
+        "from numacheck.model.system import Citation\n"
+        "@operation('hop', Citation('made up', 'kernel/sched/fair.c', 'all'), p=processes)\n"
+        "def hop(mm, p):\n"
+        "    mm.set_task_node(p, mm.task_node(p) + 1)\n"
+        "VARIANT = VARIANTS['linux-4.9'].derive('x', replace_ops=(hop,))\n")
+    code, _, err = invoke("verify", "-v", str(bad), "--processes", "1", "--format", "json", "-o", str(target))
+    assert code == 2 and "outside its range" in err  # found during the search
+    assert [p.name for p in target.parent.iterdir()] == ["r.json"]
+    assert json.loads(target.read_text())["results"][0]["variant"] == "linux-4.9"
 
 
 def test_state_limit_is_inconclusive_exit_3() -> None:

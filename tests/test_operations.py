@@ -22,7 +22,7 @@ def test_do_anonymous_page_read_maps_the_zero_page_read_only(era: str) -> None:
     s = run(system(era), [RW_PRIVATE, READ, ANON])
     p = pte(s)
     assert p["present"] and p["special"] and not p["write"] and p["pfn"] == 0 and p["young"]
-    assert s["p0.fault"] == 0
+    assert s["p0.task.fault"] == 0
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -31,17 +31,18 @@ def test_do_anonymous_page_write_maps_a_new_exclusive_writable_dirty_page(era: s
     s = run(ts, WRITTEN)
     p = pte(s)
     assert p["present"] and p["write"] and p["dirty"] and not p["special"]
-    assert p["pfn"] == 2 and s["anon0.exclusive"] and s["anon0.node"] == s["p0.node"]
+    assert p["pfn"] == 2 and s["anon0.PageAnonExclusive"]
+    assert s["anon0.page_to_nid"] == s["p0.task.numa_node_id"]
     # the retried access now completes and needs no fault
     after = step(ts, s, WRITE)
-    assert after is not None and after["p0.fault"] == 0
+    assert after is not None and after["p0.task.fault"] == 0
 
 
 def test_do_fault_maps_shmem_from_vm_page_prot() -> None:
     ts = system("linux-4.9")
     s = run(ts, [RW_SHARED, READ, "do_fault(p=0, page=0)"])
     assert pte(s)["write"] and not pte(s)["dirty"] and pte(s)["pfn"] == 1  # PAGE_SHARED, clean
-    assert s["shmem0.cached"]
+    assert s["shmem0.in_page_cache"]
     s = run(ts, [RW_SHARED, WRITE, "do_fault(p=0, page=0)"])
     assert pte(s)["write"] and pte(s)["dirty"]
 
@@ -51,7 +52,7 @@ def test_bad_area_for_a_write_to_a_read_only_vma() -> None:
     s = run(ts, ["mmap(p=0, prot=read, flags=private)", WRITE])
     assert step(ts, s, ANON) is None
     s = run(ts, ["bad_area(p=0, page=0)"], s)
-    assert s["p0.fault"] == 0 and not pte(s)["present"]
+    assert s["p0.task.fault"] == 0 and not pte(s)["present"]
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -61,13 +62,13 @@ def test_fork_write_protects_cow_ptes_on_both_sides(era: str) -> None:
     parent, child = pte(s, 0), pte(s, 1)
     assert not parent["write"] and not child["write"]
     assert child["pfn"] == parent["pfn"] and not child["young"] and child["dirty"]
-    assert not s["anon0.exclusive"] and s["p1.VM_WRITE"]
+    assert not s["anon0.PageAnonExclusive"] and s["p1.vma.VM_WRITE"]
 
 
 def test_fork_does_not_copy_shmem_ptes() -> None:
     ts = system("linux-4.9")
     s = run(ts, [RW_SHARED, WRITE, "do_fault(p=0, page=0)", "fork(p=0, child=1)"])
-    assert pte(s, 0)["write"] and not pte(s, 1)["present"] and s["p1.VM_SHARED"]
+    assert pte(s, 0)["write"] and not pte(s, 1)["present"] and s["p1.vma.VM_SHARED"]
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -76,19 +77,19 @@ def test_do_wp_page_copies_a_shared_page_and_reuses_an_unshared_one(era: str) ->
     s = run(ts, [*WRITTEN, "fork(p=0, child=1)", WRITE])
     assert outputs(ts, s, "do_wp_page(p=0, page=0)")["reused"] is False
     s = run(ts, ["do_wp_page(p=0, page=0)"], s)
-    assert pte(s, 0)["write"] and pte(s, 0)["pfn"] == 3 and s["anon1.exclusive"]
+    assert pte(s, 0)["write"] and pte(s, 0)["pfn"] == 3 and s["anon1.PageAnonExclusive"]
     assert pte(s, 1)["pfn"] == 2 and not pte(s, 1)["write"]
     # the child is now the only mapper of anon0: its write fault reuses it and marks it exclusive
     s = run(ts, ["access(p=1, page=0, kind=write)"], s)
     assert outputs(ts, s, "do_wp_page(p=1, page=0)")["reused"] is True
     s = run(ts, ["do_wp_page(p=1, page=0)"], s)
-    assert pte(s, 1)["write"] and pte(s, 1)["pfn"] == 2 and s["anon0.exclusive"]
+    assert pte(s, 1)["write"] and pte(s, 1)["pfn"] == 2 and s["anon0.PageAnonExclusive"]
 
 
 def test_do_wp_page_copies_the_zero_page() -> None:
     ts = system("linux-6.2")
     s = run(ts, [RW_PRIVATE, READ, ANON, WRITE, "do_wp_page(p=0, page=0)"])
-    assert pte(s)["pfn"] == 2 and pte(s)["write"] and not pte(s)["special"] and s["anon0.exclusive"]
+    assert pte(s)["pfn"] == 2 and pte(s)["write"] and not pte(s)["special"] and s["anon0.PageAnonExclusive"]
 
 
 SCANNED = {
@@ -107,7 +108,7 @@ def test_change_prot_numa_encoding_per_era(era: str) -> None:
     s = run(system(era), [*WRITTEN, SCAN])
     p = pte(s)
     assert (p["present"], p["protnone"], p["numa"], p["write"]) == SCANNED[era]
-    assert p["dirty"] and s["p0.pte0.shadow_write"]
+    assert p["dirty"] and s["p0.pte[0].shadow_write"]
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -153,7 +154,7 @@ def test_do_numa_page_restore_and_grouping_per_era(era: str) -> None:
     assert p["present"] and not p["protnone"] and not p["numa"] and p["young"]
     assert (p["write"], out["tnf_no_group"]) == RESTORED[era]
     assert out["task_numa_fault"] and not out["tnf_shared"]
-    assert not s["p0.pte0.shadow_write"]  # no longer a hint
+    assert not s["p0.pte[0].shadow_write"]  # no longer a hint
 
 
 MIGRATED = {
@@ -174,7 +175,7 @@ def test_migration_rebuilds_the_pte_per_era(era: str) -> None:
     s = run(ts, ["do_numa_page(p=0, page=0, outcome=migrated)"], s)
     p = pte(s)
     assert (p["write"], p["young"], p["dirty"]) == MIGRATED[era]
-    assert s["anon0.node"] == 1 and s["anon0.exclusive"] and out["tnf_migrated"]
+    assert s["anon0.page_to_nid"] == 1 and s["anon0.PageAnonExclusive"] and out["tnf_migrated"]
 
 
 def test_migration_needs_a_misplaced_page() -> None:
@@ -188,7 +189,7 @@ def test_6_2_failed_migration_restores_without_write() -> None:
     ts = system("linux-6.2")
     s = run(ts, [*WRITTEN, "migrate_task_to(p=0, node=1)", SCAN, READ,
                  "do_numa_page(p=0, page=0, outcome=migrate_failed)"])
-    assert pte(s)["present"] and not pte(s)["write"] and s["anon0.node"] == 0
+    assert pte(s)["present"] and not pte(s)["write"] and s["anon0.page_to_nid"] == 0
 
 
 @pytest.mark.parametrize(("era", "upgraded"), [("linux-4.9", False), ("linux-6.2", True)])
@@ -206,19 +207,19 @@ def test_mprotect_turns_a_hint_into_an_ordinary_entry(era: str) -> None:
     s = run(ts, [*WRITTEN, SCAN, "mprotect(p=0, prot=read)"])
     p = pte(s)
     assert p["present"] and not p["protnone"] and not p["numa"] and not p["write"]
-    assert not s["p0.pte0.shadow_write"]
+    assert not s["p0.pte[0].shadow_write"]
 
 
 def test_munmap_frees_the_page() -> None:
     ts = system("linux-6.2")
     s = run(ts, [*WRITTEN, "munmap(p=0)"])
-    assert not s["p0.mapped"] and not pte(s)["present"] and not s["anon0.exclusive"]
+    assert not s["p0.vma.mapped"] and not pte(s)["present"] and not s["anon0.PageAnonExclusive"]
 
 
 def test_access_sets_accessed_and_dirty_like_the_mmu() -> None:
     ts = system("linux-4.9")
     s = run(ts, [*WRITTEN, "fork(p=0, child=1)", "access(p=1, page=0, kind=read)"])
-    assert pte(s, 1)["young"] and s["p1.fault"] == 0
+    assert pte(s, 1)["young"] and s["p1.task.fault"] == 0
     out = outputs(ts, s, "access(p=1, page=0, kind=write)")
     assert out["completed"] is False
 
@@ -231,4 +232,4 @@ def test_handle_pte_fault_fixes_up_a_spurious_fault() -> None:
     s = run(ts, [WRITE, "mprotect(p=0, prot=readwrite)"], s)
     assert step(ts, s, "do_wp_page(p=0, page=0)") is None
     s = run(ts, ["handle_pte_fault(p=0, page=0)"], s)
-    assert s["p0.fault"] == 0 and pte(s)["dirty"]
+    assert s["p0.task.fault"] == 0 and pte(s)["dirty"]

@@ -129,7 +129,7 @@ def test_page_mapcount_counts_present_and_hinted_mappings() -> None:
     sch = schema(inst)
     mm = MM(inst, Step(sch))
     anon0 = inst.anon_frame(0)
-    state = {"p0.pte0.present": True, "p0.pte0.pfn": anon0,
-             "p1.pte0.protnone": True, "p1.pte0.pfn": anon0}
+    state = {"p0.pte[0]._PAGE_PRESENT": True, "p0.pte[0].pfn": anon0,
+             "p1.pte[0]._PAGE_PROTNONE": True, "p1.pte[0].pfn": anon0}
     got = compile_exprs(sch, [mm.page_mapcount(const(anon0))])(sch.pack(state))[0]
     assert got == 2

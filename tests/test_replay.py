@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from numacheck.checker.cli import main
-from numacheck.checker.itf import layout, nest
+from numacheck.checker.itf import ItfError, layout, nest
 
 RC1 = ["verify", "-e", "bmc", "-v", "linux-4.0-rc1", "-p", "numa-restore-keeps-write", "--depth", "8"]
 
@@ -41,10 +41,10 @@ def test_itf_document_shape(trace_file: Path) -> None:
     assert states[-1]["#meta"]["function"] == "do_numa_page"
     # records per process (vma, task, pte list) and per frame; integers as #bigint
     # after do_anonymous_page: the faulting process has a writable PTE to a fresh anon page
-    (proc,) = [states[3][p] for p in ("p0", "p1") if states[3][p]["pte"][0]["write"]]
+    (proc,) = [states[3][p] for p in ("p0", "p1") if states[3][p]["pte"][0]["_PAGE_RW"]]
     assert proc["vma"]["VM_WRITE"] is True
     assert proc["pte"][0]["pfn"] in ("anon0", "anon1")
-    assert proc["task"]["node"] in ({"#bigint": "0"}, {"#bigint": "1"})
+    assert proc["task"]["numa_node_id"] in ({"#bigint": "0"}, {"#bigint": "1"})
     assert set(doc["vars"]) == {k for k in states[0] if k != "#meta"}
 
 
@@ -57,13 +57,13 @@ def test_replay_accepts_the_written_trace(trace_file: Path, capsys: pytest.Captu
 def test_replay_names_the_step_of_a_changed_field(trace_file: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     doc = json.loads(trace_file.read_text())
-    (p,) = [p for p in ("p0", "p1") if doc["states"][3][p]["pte"][0]["write"]]
-    doc["states"][3][p]["pte"][0]["dirty"] = False  # do_anonymous_page sets _PAGE_DIRTY
+    (p,) = [p for p in ("p0", "p1") if doc["states"][3][p]["pte"][0]["_PAGE_RW"]]
+    doc["states"][3][p]["pte"][0]["_PAGE_DIRTY"] = False  # do_anonymous_page sets _PAGE_DIRTY
     bad = tmp_path / "changed.itf.json"
     bad.write_text(json.dumps(doc))
     code, out, _ = run(["replay", str(bad)], capsys)
     assert code == 1
-    assert "step 3 (do_anonymous_page" in out and f"{p}.pte0.dirty is 0 in the trace" in out
+    assert "step 3 (do_anonymous_page" in out and f"{p}.pte[0]._PAGE_DIRTY is 0 in the trace" in out
 
 
 def test_replay_on_another_variant_names_the_first_differing_step(trace_file: Path, tmp_path: Path,
@@ -104,7 +104,7 @@ def test_replay_rejects_malformed_traces(trace_file: Path, tmp_path: Path, damag
     if damage == "no_states":
         doc["states"] = []
     elif damage == "bad_value":
-        doc["states"][2]["p0"]["task"]["node"] = {"#bigint": "9"}
+        doc["states"][2]["p0"]["task"]["numa_node_id"] = {"#bigint": "9"}
     elif damage == "missing_field":
         del doc["states"][1]["anon0"]
     elif damage == "bad_index":
@@ -118,19 +118,37 @@ def test_replay_rejects_malformed_traces(trace_file: Path, tmp_path: Path, damag
     assert err.startswith("numacheck: ") and len(err.strip().splitlines()) == 1
 
 
-def test_layout_nests_by_group_and_round_trips() -> None:
+def test_layout_reads_the_field_name_as_records_and_lists() -> None:
     class F:
-        def __init__(self, name: str, group: str) -> None:
-            self.name, self.group = name, group
+        def __init__(self, name: str) -> None:
+            self.name = name
 
-    fields = [F("p0.pte1.write", "p0 pte[1]"), F("p0.pte0.write", "p0 pte[0]"),
-              F("p0.mapped", "p0 vma"), F("x", "")]
+    fields = [F("p0.pte[1]._PAGE_RW"), F("p0.pte[0]._PAGE_RW"), F("p0.vma.mapped"), F("x")]
     paths = layout(fields)
-    assert paths["p0.pte1.write"] == ("p0", "pte", 1, "write")
+    assert paths["p0.pte[1]._PAGE_RW"] == ("p0", "pte", 1, "_PAGE_RW")
     assert paths["x"] == ("x",)
     nested = nest({paths[f.name]: f.name for f in fields})
-    assert nested["p0"]["pte"][1]["write"] == "p0.pte1.write"
-    assert nested["p0"]["vma"]["mapped"] == "p0.mapped"
+    assert nested["p0"]["pte"][1]["_PAGE_RW"] == "p0.pte[1]._PAGE_RW"
+    assert nested["p0"]["vma"]["mapped"] == "p0.vma.mapped"
+
+
+def test_replay_rejects_a_field_the_model_does_not_have(trace_file: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    doc = json.loads(trace_file.read_text())
+    doc["states"][1]["p0"]["pte"][0]["write"] = True  # an old spelling of _PAGE_RW
+    bad = tmp_path / "old.itf.json"
+    bad.write_text(json.dumps(doc))
+    code, _, err = run(["replay", str(bad)], capsys)
+    assert code == 2 and "state 1 has field p0.pte[0].write, which the model does not have" in err
+
+
+def test_layout_rejects_a_field_inside_another() -> None:
+    class F:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    with pytest.raises(ItfError, match="inside another field"):
+        layout([F("p0.vma"), F("p0.vma.mapped")])
 
 
 REVERT = """

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 import shutil
+import subprocess
 import sys
-from html import escape
+from html import escape, unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -98,9 +101,75 @@ def test_step_table_names_kernel_functions_and_highlights_changed_fields(page: s
     for step in trace.steps:
         assert escape(step.label) in table and escape(step.citation) in table
     highlighted = {(attrs.get("data-field")) for tag, attrs in parse(table).tags
-                   if tag == "td" and "changed" in attrs.get("class", "").split()}
-    assert "p0.pte0.write" in highlighted and "p0.pte0.protnone" in highlighted
-    assert "tnf_no_group=1" in table and escape("+_PAGE_PROTNONE") in table
+                   if tag == "span" and "changed" in attrs.get("class", "").split()}
+    assert "p0.pte[0]._PAGE_RW" in highlighted and "p0.pte[0]._PAGE_PROTNONE" in highlighted
+    assert "tnf_no_group=1" in table
+
+
+def test_step_table_columns_sit_under_their_group_header(page: str) -> None:
+    table = page[page.index('<table class="steps">'):]
+    table = table[:table.index("</table>")]
+    headers = [h.split("</th>")[0] for h in table.split("</tr>")[0].split("<th>")[1:]]
+    assert headers[:2] == ["#", "kernel function"] and "p0.pte[0]" in headers
+    group = ""
+    for tag, attrs in parse(table).tags:
+        if tag == "td" and "data-group" in attrs:
+            group = attrs["data-group"]
+            assert group in headers[2:]
+        elif tag == "span" and "data-field" in attrs:
+            assert attrs["data-field"].startswith(group + "."), (group, attrs)
+    # the k-th group column of every row is the k-th group header
+    for row in table.split("<tr>")[2:]:
+        groups = [attrs["data-group"] for tag, attrs in parse(row).tags if "data-group" in attrs]
+        assert groups == headers[2:]
+
+
+def test_fields_that_never_change_are_listed_once(page: str) -> None:
+    assert "Unchanged throughout: <code>" in page and "p1.vma.mapped=0" in page
+
+
+#: Measures the rendered page: its width and, per step table, whether each cell lies under the
+#: header of its column; the numbers go into the DOM, which --dump-dom prints.
+_MEASURE = """<script>
+window.addEventListener("load", () => {
+  const out = {viewport: window.innerWidth, page: document.documentElement.scrollWidth, tables: []};
+  for (const t of document.querySelectorAll("table.steps")) {
+    const heads = [...t.rows[0].cells].map(c => [c.textContent, c.getBoundingClientRect().left]);
+    const misplaced = [];
+    for (const row of [...t.rows].slice(1)) {
+      [...row.cells].forEach((c, k) => {
+        const group = c.dataset.group;
+        if (group !== undefined && (heads[k][0] !== group
+            || Math.abs(heads[k][1] - c.getBoundingClientRect().left) > 1)) misplaced.push(group);
+      });
+    }
+    out.tables.push({right: t.getBoundingClientRect().right, misplaced});
+  }
+  const pre = document.createElement("pre");
+  pre.id = "measured";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def test_step_tables_fit_a_1400px_screen_in_chromium(page: str, tmp_path: Path) -> None:
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    if browser is None:
+        print("skipped: no Chromium on the PATH (apt-get install chromium to render the page)")
+        pytest.skip("Chromium is not installed: the page is not rendered")
+    file = tmp_path / "report.html"
+    file.write_text(page.replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--window-size=1400,900", "--virtual-time-budget=5000", "--dump-dom",
+                           file.as_uri()], capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="measured">(.*?)</pre>', done.stdout)
+    assert found is not None, done.stderr[-2000:]
+    measured = json.loads(unescape(found.group(1)))
+    assert measured["viewport"] == 1400
+    assert measured["page"] <= 1400, "the page scrolls horizontally"
+    assert measured["tables"] and all(t["right"] <= 1400 for t in measured["tables"])
+    assert all(not t["misplaced"] for t in measured["tables"])
 
 
 def test_per_result_stats(page: str, results: list[Result]) -> None:

@@ -1,7 +1,8 @@
 """Every built-in era against its expectations on the default instance, from the engine.
 
-Runs the default matrix once (the same work as ``numacheck verify``) and checks the verdicts the
-kernel history predicts and the shape of the historic counterexamples.
+Runs the default matrix once (the same work as ``numacheck verify``, minutes) and checks the
+verdicts the kernel history predicts and the shape of the historic counterexamples.  Marked
+``verify``: not in the default run (tests/test_small_matrix.py is), run by ``make test-verify``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from numacheck.checker.run import Check, run_check
 from numacheck.model.instance import Instance
 from numacheck.model.variants import BUILTIN
 from numacheck.properties import BUILTIN as PROPERTIES
+
+pytestmark = pytest.mark.verify
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +42,10 @@ def test_the_historic_bug_is_found_with_a_short_trace(matrix: dict[tuple[str, st
     scan, fault = actions.index("change_prot_numa"), actions.index("do_numa_page")
     assert scan < fault == len(actions) - 1
     # before the scan a step made the PTE writable...
-    assert any(s.state["p0.pte0.write"] == "1" for s in r.trace.steps[:scan])
+    assert any(s.state["p0.pte[0]._PAGE_RW"] == "1" for s in r.trace.steps[:scan])
     # ...and the hinting fault restored it present but read-only
     last = r.trace.steps[-1].state
-    assert last["p0.pte0.present"] == "1" and last["p0.pte0.write"] == "0"
+    assert last["p0.pte[0]._PAGE_PRESENT"] == "1" and last["p0.pte[0]._PAGE_RW"] == "0"
 
 
 @pytest.mark.parametrize("era", ["linux-3.19", "linux-4.0", "linux-4.9", "linux-4.16", "linux-5.13",

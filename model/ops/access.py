@@ -9,6 +9,7 @@ how many faults an access needed.
 from __future__ import annotations
 
 from numacheck.model.expr import Expr
+from numacheck.model.instance import task_name
 from numacheck.model.mm import MM, vma_is_accessible
 from numacheck.model.operation import choices, operation, pages, processes
 from numacheck.model.pte import Pte, hw_access_ok, pte_mkdirty, pte_mkyoung
@@ -45,7 +46,7 @@ def access(mm: MM, p: int, page: int, kind: str) -> None:
     """
     write = kind == "write"
     mm.step.require(mm.vma(p).mapped)
-    mm.step.require(mm.step.read(f"p{p}.fault").eq(0))
+    mm.step.require(mm.step.read(task_name(p, "fault")).eq(0))
     pte = mm.pte(p, page)
     ok = hw_access_ok(pte, write)
     mm.step.output("completed", ok)

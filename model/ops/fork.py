@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from numacheck.model.expr import FALSE, any_
+from numacheck.model.instance import task_name
 from numacheck.model.mm import MM, is_cow_mapping
 from numacheck.model.operation import operation, processes
 from numacheck.model.pte import PTE_NONE, pte_mkclean, pte_mkold, pte_present, pte_select, pte_wrprotect
@@ -33,7 +34,7 @@ def fork(mm: MM, p: int, child: int) -> None:
     parent = mm.vma(p)
     mm.step.require(parent.mapped)
     mm.step.require(~mm.vma(child).mapped)
-    mm.step.require(mm.step.read(f"p{child}.fault").eq(0))
+    mm.step.require(mm.step.read(task_name(child, "fault")).eq(0))
     mm.set_vma(child, parent)
     mm.set_task_node(child, mm.task_node(p))
     pages = range(mm.inst.pages)

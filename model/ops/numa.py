@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from numacheck.model.diagnose import lookup
 from numacheck.model.expr import FALSE, TRUE, Expr, ModelError
+from numacheck.model.instance import SHMEM_MOF
 from numacheck.model.mm import (
     MM,
     Vma,
@@ -57,7 +58,7 @@ def task_numa_work_scans(mm: MM, vma: Vma) -> Expr:
     the file got one through mbind.  Read-only file mappings (shmem included) and
     inaccessible VMAs are skipped.
     """
-    mof = ~vma.VM_SHARED | mm.step.read("shmem.mof")
+    mof = ~vma.VM_SHARED | mm.step.read(SHMEM_MOF)
     read_only_file = vma.VM_SHARED & vma.VM_READ & ~vma.VM_WRITE
     return vma.mapped & mof & ~read_only_file & vma_is_accessible(vma)
 

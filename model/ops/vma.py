@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from numacheck.model.diagnose import lookup
 from numacheck.model.expr import FALSE, TRUE, Expr
+from numacheck.model.instance import SHMEM_MOF
 from numacheck.model.mm import MM, Vma, vm_page_prot, vma_wants_manual_pte_write_upgrade
 from numacheck.model.operation import Operation, choices, operation, processes
 from numacheck.model.pte import (
@@ -81,8 +82,8 @@ def mbind(mm: MM, p: int) -> None:
     returns NULL without a shared policy.  Older kernels have no userspace route to this.
     """
     vma = mm.vma(p)
-    mm.step.require(vma.mapped & vma.VM_SHARED & ~mm.step.read("shmem.mof"))
-    mm.step.write("shmem.mof", TRUE)
+    mm.step.require(vma.mapped & vma.VM_SHARED & ~mm.step.read(SHMEM_MOF))
+    mm.step.write(SHMEM_MOF, TRUE)
 
 
 #: How change_pte_range() rebuilds one PTE for mprotect, by era: (old PTE, new VMA) -> PTE.
