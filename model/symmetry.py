@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from numacheck.model.builder import Step
 from numacheck.model.expr import Expr, all_, any_, lift
-from numacheck.model.instance import PTE_BITS, VMA_FLAGS, Instance, pte_name, vma_name
+from numacheck.model.instance import Instance, pte_name
 from numacheck.model.mm import MM
 from numacheck.model.operation import Operation
 from numacheck.model.pte import pte_present
@@ -31,13 +31,15 @@ from numacheck.model.system import Interchangeable
 _MODEL_OPS = "numacheck.model.ops."
 
 
-def process_fields(inst: Instance, p: int) -> tuple[str, ...]:
-    """The fields of process ``p``, in the same order for every process."""
-    fields = [vma_name(p, flag) for flag in VMA_FLAGS]
-    fields += [f"p{p}.node", f"p{p}.fault", f"p{p}.fault_page"]
-    for i in range(inst.pages):
-        fields += [pte_name(p, i, bit) for bit in (*PTE_BITS, "pfn", "shadow_write")]
-    return tuple(fields)
+def process_fields(schema: Schema, p: int) -> tuple[str, ...]:
+    """The fields of process ``p`` (its VMA, task and PTEs), in schema order, which is the same
+    for every process."""
+    return tuple(f.name for f in schema.fields if f.name.startswith(f"p{p}."))
+
+
+def frame_fields(schema: Schema, frame: str) -> tuple[str, ...]:
+    """The fields of one frame (``anon0``), in schema order."""
+    return tuple(f.name for f in schema.fields if f.name.startswith(f"{frame}."))
 
 
 def free_frames_blank(inst: Instance, schema: Schema) -> Expr:
@@ -57,11 +59,11 @@ def free_frames_blank(inst: Instance, schema: Schema) -> Expr:
 def interchangeable(inst: Instance, schema: Schema,
                     operations: Sequence[Operation]) -> tuple[Interchangeable, ...]:
     """The symmetry the model declares for a variant with ``operations`` on ``inst``."""
-    out = [Interchangeable("processes", tuple(process_fields(inst, p) for p in range(inst.processes)))]
+    out = [Interchangeable("processes", tuple(process_fields(schema, p) for p in range(inst.processes)))]
     if all(op.body.__module__.startswith(_MODEL_OPS) for op in operations):
         out.append(Interchangeable(
             "anonymous frames",
-            tuple((f"anon{k}.exclusive", f"anon{k}.node") for k in range(inst.anon_frames)),
+            tuple(frame_fields(schema, f"anon{k}") for k in range(inst.anon_frames)),
             references=tuple(pte_name(p, i, "pfn") for p in range(inst.processes)
                              for i in range(inst.pages)),
             values=tuple(inst.anon_frame(k) for k in range(inst.anon_frames)),

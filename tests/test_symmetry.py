@@ -13,7 +13,7 @@ from numacheck.checker.outcome import Limits
 from numacheck.checker.replay import replay, violates
 from numacheck.checker.symmetry import Symmetry, disproof
 from numacheck.model.expr import FALSE
-from numacheck.model.instance import Instance
+from numacheck.model.instance import Instance, pte_name
 from numacheck.model.system import Interchangeable, Obligation
 from numacheck.model.variant import build
 from numacheck.model.variants import BUILTIN
@@ -70,7 +70,7 @@ def test_a_system_that_singles_out_a_process_is_not_reduced() -> None:
 
 def test_a_property_about_one_process_is_not_reduced() -> None:
     ts = build(BUILTIN["linux-4.9"], SMALL)
-    p0_only = Obligation("p0-never-writes", "", invariant=~ts.schema.var("p0.pte0.write"))
+    p0_only = Obligation("p0-never-writes", "", invariant=~ts.schema.var(pte_name(0, 0, "write")))
     assert "not symmetric" in disproof(ts, [p0_only], ts.symmetry[0])
     symmetry, notes = Symmetry.of(ts, [p0_only])
     assert symmetry is not None and symmetry.described == "anonymous frames" and notes
