@@ -187,7 +187,7 @@ def test_the_report_is_written_atomically_and_nothing_is_left_behind(tmp_path: P
         "@operation('hop', Citation('made up', 'kernel/sched/fair.c', 'all'), p=processes)\n"
         "def hop(mm, p):\n"
         "    mm.set_task_node(p, mm.task_node(p) + 1)\n"
-        "VARIANT = VARIANTS['linux-4.9'].derive('x', replace_ops=(hop,))\n")
+        "VARIANT = VARIANTS['linux-4.9'].derive('x', add_ops=(hop,))\n")
     code, _, err = invoke("verify", "-v", str(bad), "--processes", "1", "--format", "json", "-o", str(target))
     assert code == 2 and "outside its range" in err  # found during the search
     assert [p.name for p in target.parent.iterdir()] == ["r.json"]

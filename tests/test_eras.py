@@ -71,10 +71,10 @@ def test_5_13_migrates_from_the_hint_and_keeps_write(era: str, writable: bool) -
     hinted = run(ts, [*WRITTEN, *MISPLACED])
     assert pte(hinted)["write"] is writable  # savedwrite: _PAGE_RW stays in the PROT_NONE entry
     migrated = run(ts, [fault("migrated")], hinted)
-    assert migrated["anon0.node"] == 1 and pte(migrated)["present"]
+    assert migrated["anon0.page_to_nid"] == 1 and pte(migrated)["present"]
     assert pte(migrated)["write"] is writable
     failed = run(ts, [fault("migrate_failed")], hinted)
-    assert failed["anon0.node"] == 0 and pte(failed)["present"]
+    assert failed["anon0.page_to_nid"] == 0 and pte(failed)["present"]
     assert pte(failed)["write"] is writable
     assert outputs(ts, hinted, fault("migrate_failed"))["tnf_migrate_fail"] is True
 
@@ -93,7 +93,7 @@ REPROTECT = ["mprotect(p=0, prot=read)", "mprotect(p=0, prot=readwrite)"]
 @pytest.mark.parametrize(("era", "upgraded"), [("linux-5.13", False), ("linux-6.0", True)])
 def test_6_0_mprotect_upgrades_a_dirty_exclusive_page(era: str, upgraded: bool) -> None:
     s = run(one_process(era), [*WRITTEN, *REPROTECT])
-    assert pte(s)["dirty"] and s["anon0.exclusive"]
+    assert pte(s)["dirty"] and s["anon0.PageAnonExclusive"]
     assert pte(s)["write"] is upgraded
 
 
@@ -101,7 +101,7 @@ def test_6_0_leaves_a_clean_exclusive_page_to_the_write_fault() -> None:
     # a 6.0 migration rebuilds the PTE old and clean (writable, from the saved write)
     clean = run(one_process("linux-6.0"), [*WRITTEN, *MISPLACED, fault("migrated"),
                                            "mprotect(p=0, prot=read)"])
-    assert not pte(clean)["dirty"] and not pte(clean)["write"] and clean["anon0.exclusive"]
+    assert not pte(clean)["dirty"] and not pte(clean)["write"] and clean["anon0.PageAnonExclusive"]
     after_6_0 = run(one_process("linux-6.0"), ["mprotect(p=0, prot=readwrite)"], clean)
     after_6_2 = run(one_process("linux-6.2"), ["mprotect(p=0, prot=readwrite)"], clean)
     assert not pte(after_6_0)["write"]  # can_change_pte_writable() needs pte_dirty()
@@ -116,13 +116,13 @@ def test_6_4_migrated_shmem_page_comes_back_writable(era: str, writable: bool) -
     hinted = run(ts, [RW_SHARED, "mbind(p=0)", WRITE, "do_fault(p=0, page=0)", *MISPLACED])
     assert pte(hinted)["protnone"] and not pte(hinted)["write"]
     s = run(ts, [fault("migrated")], hinted)
-    assert s["shmem0.node"] == 1 and pte(s)["present"]
+    assert s["shmem0.page_to_nid"] == 1 and pte(s)["present"]
     assert pte(s)["write"] is writable  # 6.2: pte_wrprotect of a readable entry; 6.4: PAGE_SHARED
 
 
 def test_6_4_anonymous_pages_still_come_back_read_only() -> None:
     s = run(one_process("linux-6.4"), [*WRITTEN, *MISPLACED, fault("migrated")])
-    assert not pte(s)["write"] and s["anon0.exclusive"]
+    assert not pte(s)["write"] and s["anon0.PageAnonExclusive"]
 
 
 # linux-6.11 against linux-6.4 -------------------------------------------------------------------
@@ -132,7 +132,7 @@ def test_6_11_isolation_failure_under_the_lock_keeps_write() -> None:
     hinted = run(ts, [*WRITTEN, *MISPLACED])
     out = outputs(ts, hinted, fault("isolate_failed"))
     s = run(ts, [fault("isolate_failed")], hinted)
-    assert pte(s)["present"] and pte(s)["write"] and s["anon0.node"] == 0
+    assert pte(s)["present"] and pte(s)["write"] and s["anon0.page_to_nid"] == 0
     assert out["tnf_migrate_fail"] is True and out["tnf_migrated"] is False
     # a failure after the unlock still drops the write bit, as in 6.4
     assert not pte(run(ts, [fault("migrate_failed")], hinted))["write"]

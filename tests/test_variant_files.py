@@ -42,7 +42,7 @@ VARIANT = VARIANTS["linux-4.9"].derive(
         (HOP.format(line="mm.step.require(mm.task_node(p) == 1)"), 6, ("a.eq(b)",)),
         (HOP.format(line="mm.step.require(mm.task_node(p) != 1)"), 6, ("a.ne(b)",)),
         (HOP.format(line="mm.step.require(mm.task_node(p))"), 6,
-         ("in task_numa_hop", "guard must be a boolean expression", "p0.node")),
+         ("in task_numa_hop", "guard must be a boolean expression", "p0.task.numa_node_id")),
         (HOP.format(line="mm.step.require(p in (0, 1))"), 6, ("guard is the Python value", "where=")),
         (HOP.format(line="mm.tsak_node(p)"), 6, ("did you mean 'task_node'",)),
         (HOP.format(line="pte_mkwrite(mm.pte(p, 0))"), 6,

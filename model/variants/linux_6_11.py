@@ -1,7 +1,7 @@
 """Linux 6.11: the folio is isolated under the PT lock; only a later failure drops write."""
 
 from numacheck.model.ops.vma import mbind
-from numacheck.model.variant import Variant
+from numacheck.model.variant import Variant, trace_shape
 from numacheck.model.variants.common import era_ops, not_modelled
 
 VARIANT = Variant(
@@ -35,4 +35,15 @@ VARIANT = Variant(
         "Large folios (numa_rebuild_large_mapping()); the statistics side of 40b760cfd445; "
         "linux-next's folio_can_map_prot_numa() skips pinned folios in every VMA, and pins are "
         "not modelled."),
+    # Recorded history, like LKMM's expected results: the shortest counterexample the engine
+    # found on the default instance, one kernel function per step; every run compares the length
+    # and the set of functions of its own with it (checker/shapes.py).
+    expect_trace={
+        "numa-migrate-keeps-write": trace_shape(
+            "mmap access do_anonymous_page change_prot_numa migrate_task_to access "
+            "do_numa_page"),
+        "numa-grouping-matches-write": trace_shape(
+            "mmap access do_anonymous_page change_prot_numa migrate_task_to access "
+            "do_numa_page change_prot_numa access do_numa_page"),
+    },
 )
