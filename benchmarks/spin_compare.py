@@ -2,7 +2,7 @@
 
 For every chosen (variant, property) the variant is expected to satisfy, both tools explore the
 whole reachable space: numacheck's breadth-first explicit engine, and SPIN on the model
-:func:`numacheck.checker.promela.to_promela` exports (``spin -a``, then ``pan`` compiled with
+:func:`numacheck.checker.lowering.promela.to_promela` exports (``spin -a``, then ``pan`` compiled with
 ``-DSAFETY -DNOREDUCE`` and ``-DBFS`` unless ``--dfs``).  The table shows both state counts,
 search times, their ratio and peak memory.  One violated case then compares counterexample
 lengths: both searches are breadth-first, so both should find a shortest one.
@@ -28,10 +28,10 @@ from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from numacheck.checker.arrays import Layout
-from numacheck.checker.explicit import explore
+from numacheck.checker.engines.explicit import explore
+from numacheck.checker.lowering.arrays import Layout
+from numacheck.checker.lowering.promela import to_promela
 from numacheck.checker.outcome import Limits
-from numacheck.checker.promela import to_promela
 from numacheck.checker.resources import peak_mb
 from numacheck.model.instance import Instance
 from numacheck.model.variant import build

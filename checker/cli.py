@@ -22,12 +22,9 @@ from numacheck.checker import interrupt
 from numacheck.checker.baseline import Baseline, BaselineError
 from numacheck.checker.baseline import changes as baseline_changes
 from numacheck.checker.baseline import load as load_baseline
-from numacheck.checker.itf import ItfError, ItfTrace
-from numacheck.checker.itf import load as itf_load
+from numacheck.checker.lowering.promela import to_promela
 from numacheck.checker.outcome import DEFAULT_DEPTH, Limits
 from numacheck.checker.parallel import run_checks
-from numacheck.checker.promela import to_promela
-from numacheck.checker.replay_itf import replay_itf
 from numacheck.checker.result import (
     EXIT_INCONCLUSIVE,
     EXIT_OK,
@@ -37,6 +34,9 @@ from numacheck.checker.result import (
     exit_code,
 )
 from numacheck.checker.run import ENGINES, Check
+from numacheck.checker.traces.itf import ItfError, ItfTrace
+from numacheck.checker.traces.itf import load as itf_load
+from numacheck.checker.traces.replay_itf import replay_itf
 from numacheck.model.expr import ModelError
 from numacheck.model.instance import Instance
 from numacheck.model.system import Citation

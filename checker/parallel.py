@@ -12,7 +12,7 @@ import multiprocessing as mp
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from numacheck.checker.explicit import Progress
+from numacheck.checker.engines.explicit import Progress
 from numacheck.checker.result import Result
 from numacheck.checker.run import Check, run_check
 

@@ -12,16 +12,16 @@ from dataclasses import dataclass, replace
 
 import z3
 
-from numacheck.checker.bmc import bmc
-from numacheck.checker.explicit import Progress, explore
-from numacheck.checker.kind import kind
+from numacheck.checker.engines.bmc import bmc
+from numacheck.checker.engines.explicit import Progress, explore
+from numacheck.checker.engines.kind import kind
+from numacheck.checker.engines.pdr import pdr
+from numacheck.checker.engines.portfolio import portfolio
 from numacheck.checker.outcome import Limits, Outcome
-from numacheck.checker.pdr import pdr
-from numacheck.checker.portfolio import portfolio
 from numacheck.checker.result import Result
 from numacheck.checker.shapes import shape_of, shape_problem, shortest_by_construction
 from numacheck.checker.sources import property_location, variant_location
-from numacheck.checker.trace import build_trace
+from numacheck.checker.traces.trace import build_trace
 from numacheck.model.instance import Instance
 from numacheck.model.system import Obligation, TransitionSystem
 from numacheck.model.variant import Variant, build

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from numacheck.checker.explicit import explore
+from numacheck.checker.engines.explicit import explore
+from numacheck.checker.engines.portfolio import SHORTEST
 from numacheck.checker.outcome import Limits, Outcome, Path
-from numacheck.checker.portfolio import SHORTEST
 from numacheck.model.instance import Instance
 from numacheck.model.system import TransitionSystem
 from numacheck.model.variant import TraceShape, Variant, build

@@ -2,7 +2,7 @@
 
 Processes are interchangeable because every operation is instantiated for every process with
 the same body and every property quantifies over all of them; the engine proves this by renaming
-(``checker/symmetry.py``), so a variant that singles out one process is caught.
+(``checker/engines/symmetry.py``), so a variant that singles out one process is caught.
 
 Anonymous frames are interchangeable up to allocation.  Operations reach a frame only through a
 PTE's pfn (equality with the frame's index) and the frame's own fields (``select`` by pfn), except

@@ -12,8 +12,8 @@ import re
 from importlib.metadata import version
 from typing import Any
 
-from numacheck.checker.itf import FORMAT_URL, encode, layout, nest
 from numacheck.checker.result import Result, Trace
+from numacheck.checker.traces.itf import FORMAT_URL, encode, layout, nest
 
 
 def file_name(r: Result) -> str:

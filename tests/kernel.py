@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from numacheck.checker.codegen import CompiledSystem, compile_exprs, compile_system
+from numacheck.checker.lowering.codegen import CompiledSystem, compile_exprs, compile_system
 from numacheck.model.expr import Value
 from numacheck.model.instance import PTE_BITS, Instance, pte_name
 from numacheck.model.system import TransitionSystem

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from numacheck.checker.codegen import compile_system
+from numacheck.checker.lowering.codegen import compile_system
 from numacheck.model.system import Obligation, TransitionSystem
 
 

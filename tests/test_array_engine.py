@@ -7,11 +7,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numacheck.checker.arrays import HANDLERS, LEAVES, Layout, Values, field_leaf
-from numacheck.checker.codegen import compile_exprs, compile_system
-from numacheck.checker.explicit import explore
-from numacheck.checker.replay import replay, violates
-from numacheck.checker.visited import Visited, sort_unique
+from numacheck.checker.engines.explicit import explore
+from numacheck.checker.engines.visited import Visited, sort_unique
+from numacheck.checker.lowering.arrays import HANDLERS, LEAVES, Layout, Values, field_leaf
+from numacheck.checker.lowering.codegen import compile_exprs, compile_system
+from numacheck.checker.traces.replay import replay, violates
 from numacheck.model.expr import OPS
 from numacheck.model.schema import Schema, int_field
 from numacheck.model.system import Obligation, TransitionSystem

@@ -8,12 +8,12 @@ from functools import cache
 import pytest
 import z3
 
-from numacheck.checker.codegen import compile_system
-from numacheck.checker.core import clauses_of, needed_clauses
-from numacheck.checker.encoding import literal
-from numacheck.checker.houdini import HoudiniTimeoutError, candidates, houdini
+from numacheck.checker.engines.core import clauses_of, needed_clauses
+from numacheck.checker.engines.houdini import HoudiniTimeoutError, candidates, houdini
+from numacheck.checker.engines.pdr import Horn, ask, check_certificate, render_invariant
+from numacheck.checker.lowering.codegen import compile_system
+from numacheck.checker.lowering.encoding import literal
 from numacheck.checker.outcome import Deadline, Limits
-from numacheck.checker.pdr import Horn, ask, check_certificate, render_invariant
 from numacheck.checker.run import Check, run_check
 from numacheck.model.expr import Expr, const
 from numacheck.model.instance import Instance, pte_name, vma_name

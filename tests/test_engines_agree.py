@@ -12,12 +12,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
-from numacheck.checker.bmc import bmc
-from numacheck.checker.explicit import explore
-from numacheck.checker.kind import kind
+from numacheck.checker.engines.bmc import bmc
+from numacheck.checker.engines.explicit import explore
+from numacheck.checker.engines.kind import kind
+from numacheck.checker.engines.pdr import pdr
+from numacheck.checker.engines.portfolio import _disagreement
 from numacheck.checker.outcome import Limits, Outcome
-from numacheck.checker.pdr import pdr
-from numacheck.checker.portfolio import _disagreement
 from numacheck.model.instance import Instance
 from numacheck.model.system import Obligation, TransitionSystem
 from numacheck.model.variant import build

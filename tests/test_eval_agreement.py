@@ -11,8 +11,8 @@ import z3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numacheck.checker.codegen import compile_exprs
-from numacheck.checker.z3lower import Lowering, env, state_vars
+from numacheck.checker.lowering.codegen import compile_exprs
+from numacheck.checker.lowering.z3lower import Lowering, env, state_vars
 from numacheck.model.expr import Expr
 from numacheck.model.schema import Schema, Value
 from tests.gen import expressions, schemas, states

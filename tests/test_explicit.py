@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from numacheck.checker.explicit import explore
+from numacheck.checker.engines.explicit import explore
 from numacheck.checker.outcome import Limits
 from numacheck.model.expr import TRUE, ModelError, ite
 from numacheck.model.schema import Schema, bool_field, int_field

@@ -12,8 +12,8 @@ import itertools
 
 import pytest
 
-from numacheck.checker.codegen import compile_exprs
-from numacheck.checker.promela import _as_pre_state, _Writer, identifiers
+from numacheck.checker.lowering.codegen import compile_exprs
+from numacheck.checker.lowering.promela import _as_pre_state, _Writer, identifiers
 from numacheck.model.expr import OPS, Expr, const, ite, next_, var
 from numacheck.model.schema import Schema, bool_field, int_field
 from numacheck.model.system import Action

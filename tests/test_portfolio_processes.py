@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from numacheck.checker.engines.portfolio import EngineFn, portfolio
 from numacheck.checker.outcome import Limits, Outcome
-from numacheck.checker.portfolio import EngineFn, portfolio
 from numacheck.checker.result import Stats
 from numacheck.model.instance import Instance
 from numacheck.model.system import Obligation, TransitionSystem

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from numacheck.checker import promela
 from numacheck.checker.cli import main
-from numacheck.checker.explicit import explore
-from numacheck.checker.promela import identifiers, to_promela
+from numacheck.checker.engines.explicit import explore
+from numacheck.checker.lowering import promela
+from numacheck.checker.lowering.promela import identifiers, to_promela
 from numacheck.model.expr import TRUE
 from numacheck.model.instance import Instance
 from numacheck.model.schema import Schema, bool_field, int_field

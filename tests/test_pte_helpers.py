@@ -7,7 +7,7 @@ from dataclasses import fields
 
 import pytest
 
-from numacheck.checker.codegen import compile_exprs
+from numacheck.checker.lowering.codegen import compile_exprs
 from numacheck.model.builder import Step
 from numacheck.model.expr import Expr, const
 from numacheck.model.instance import Instance, schema

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from numacheck.checker.cli import main
-from numacheck.checker.itf import ItfError, layout, nest
+from numacheck.checker.traces.itf import ItfError, layout, nest
 
 RC1 = ["verify", "-e", "bmc", "-v", "linux-4.0-rc1", "-p", "numa-restore-keeps-write", "--depth", "8"]
 

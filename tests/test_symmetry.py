@@ -7,11 +7,11 @@ import dataclasses
 
 import pytest
 
-from numacheck.checker.codegen import compile_system
-from numacheck.checker.explicit import explore
+from numacheck.checker.engines.explicit import explore
+from numacheck.checker.engines.symmetry import Symmetry, disproof
+from numacheck.checker.lowering.codegen import compile_system
 from numacheck.checker.outcome import Limits
-from numacheck.checker.replay import replay, violates
-from numacheck.checker.symmetry import Symmetry, disproof
+from numacheck.checker.traces.replay import replay, violates
 from numacheck.model.expr import FALSE
 from numacheck.model.instance import Instance, pte_name
 from numacheck.model.system import Interchangeable, Obligation

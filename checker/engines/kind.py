@@ -15,13 +15,13 @@ from collections.abc import Sequence
 
 import z3
 
-from numacheck.checker.bmc import SolverStoppedError, Unrolling
-from numacheck.checker.encoding import Encoding
-from numacheck.checker.explicit import Progress
-from numacheck.checker.houdini import HoudiniTimeoutError, houdini
+from numacheck.checker.engines.bmc import SolverStoppedError, Unrolling
+from numacheck.checker.engines.explicit import Progress
+from numacheck.checker.engines.houdini import HoudiniTimeoutError, houdini
+from numacheck.checker.lowering.encoding import Encoding
+from numacheck.checker.lowering.z3lower import state_vars
 from numacheck.checker.outcome import Deadline, Limits, Outcome
 from numacheck.checker.result import Stats
-from numacheck.checker.z3lower import state_vars
 from numacheck.model.system import Obligation, TransitionSystem
 
 

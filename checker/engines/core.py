@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 import z3
 
-from numacheck.checker.houdini import fast_nary
+from numacheck.checker.engines.houdini import fast_nary
+from numacheck.checker.lowering.z3lower import Lowering, domain, env, state_vars
 from numacheck.checker.outcome import Deadline
-from numacheck.checker.z3lower import Lowering, domain, env, state_vars
 from numacheck.model.system import Obligation, TransitionSystem
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from numacheck.checker.codegen import interval
+from numacheck.checker.lowering.codegen import interval
 from numacheck.model.expr import Expr, Kind, ModelError, fields_of, substitute, var
 from numacheck.model.schema import Field, Schema
 from numacheck.model.system import Action, Obligation, TransitionSystem

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import z3
 
-from numacheck.checker.codegen import compile_system
+from numacheck.checker.lowering.codegen import compile_system
+from numacheck.checker.lowering.z3lower import Lowering, domain, env, state_vars
 from numacheck.checker.outcome import Deadline
-from numacheck.checker.z3lower import Lowering, domain, env, state_vars
 from numacheck.model.expr import Value
 from numacheck.model.system import TransitionSystem
 

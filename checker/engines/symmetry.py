@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numacheck.checker.arrays import Array, Layout, Values, Words, field_leaf
-from numacheck.checker.visited import less
+from numacheck.checker.engines.visited import less
+from numacheck.checker.lowering.arrays import Array, Layout, Values, Words, field_leaf
 from numacheck.model.expr import Expr, rebuild, substitute
 from numacheck.model.system import Interchangeable, Obligation, TransitionSystem
 

@@ -17,16 +17,16 @@ from collections.abc import Callable, Sequence
 
 import z3
 
-from numacheck.checker.bmc import SolverStoppedError, Unrolling
-from numacheck.checker.codegen import compile_system
-from numacheck.checker.core import CoreStoppedError, clauses_of, needed_clauses
-from numacheck.checker.encoding import literal
-from numacheck.checker.explicit import Progress
-from numacheck.checker.houdini import HoudiniTimeoutError, houdini
+from numacheck.checker.engines.bmc import SolverStoppedError, Unrolling
+from numacheck.checker.engines.core import CoreStoppedError, clauses_of, needed_clauses
+from numacheck.checker.engines.explicit import Progress
+from numacheck.checker.engines.houdini import HoudiniTimeoutError, houdini
+from numacheck.checker.lowering.codegen import compile_system
+from numacheck.checker.lowering.encoding import literal
+from numacheck.checker.lowering.z3lower import Lowering, domain, env, state_vars
 from numacheck.checker.outcome import Deadline, Limits, Outcome, Path
-from numacheck.checker.replay import violates
 from numacheck.checker.result import Stats
-from numacheck.checker.z3lower import Lowering, domain, env, state_vars
+from numacheck.checker.traces.replay import violates
 from numacheck.model.schema import Field, Schema
 from numacheck.model.system import Obligation, TransitionSystem
 
@@ -384,7 +384,7 @@ def pdr_one(ts: TransitionSystem, obligations: Sequence[Obligation], j: int, lim
 
 
 def _needed_part(horn: Horn, ob: Obligation, inv: z3.BoolRef, deadline: Deadline) -> str | None:
-    """The clauses of the checked invariant ``inv`` the proof needs (see checker/core.py), once
+    """The clauses of the checked invariant ``inv`` the proof needs (see checker/engines/core.py), once
     they pass the same certificate check; None when they could not be found in time."""
     clauses = clauses_of(inv)
     try:

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 
 import z3
 
-from numacheck.checker.codegen import compile_system
-from numacheck.checker.encoding import Encoding
-from numacheck.checker.explicit import Progress
+from numacheck.checker.engines.explicit import Progress
+from numacheck.checker.lowering.codegen import compile_system
+from numacheck.checker.lowering.encoding import Encoding
 from numacheck.checker.outcome import Deadline, Limits, Outcome, Path
-from numacheck.checker.replay import ReplayError, replay, violates
 from numacheck.checker.result import Stats
+from numacheck.checker.traces.replay import ReplayError, replay, violates
 from numacheck.model.expr import ModelError
 from numacheck.model.system import Obligation, TransitionSystem
 

@@ -10,7 +10,7 @@ violating state's predecessor is found by re-expanding the level before it.  Amo
 short violations the engine reports the first in a fixed order (lowest state in the level's
 sorted order, then lowest action), so the trace is the same in every run.
 
-With a :class:`~numacheck.checker.symmetry.Symmetry`, every successor is replaced by the
+With a :class:`~numacheck.checker.engines.symmetry.Symmetry`, every successor is replaced by the
 canonical member of its orbit before deduplication, so each orbit is stored once; traces are
 then mapped back to concrete states step by step, so that they replay.  The search stops when
 every obligation is violated, when the state space is exhausted, or at a limit; an obligation
@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from numacheck.checker.arrays import Array, Layout, Values, Words, field_leaf
-from numacheck.checker.codegen import interval
+from numacheck.checker.engines.symmetry import Symmetry
+from numacheck.checker.engines.visited import Visited, sort_unique
+from numacheck.checker.lowering.arrays import Array, Layout, Values, Words, field_leaf
+from numacheck.checker.lowering.codegen import interval
 from numacheck.checker.outcome import Limits, Outcome, Path
 from numacheck.checker.resources import peak_mb, rss_mb
 from numacheck.checker.result import Stats
-from numacheck.checker.symmetry import Symmetry
-from numacheck.checker.visited import Visited, sort_unique
 from numacheck.model.expr import Expr, ModelError
 from numacheck.model.system import Action, Obligation, TransitionSystem
 

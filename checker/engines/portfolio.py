@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from numacheck.checker.explicit import Progress
+from numacheck.checker.engines.explicit import Progress
 from numacheck.checker.outcome import Limits, Outcome
 from numacheck.model.system import Obligation, TransitionSystem
 

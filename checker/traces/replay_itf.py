@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from numacheck.checker.codegen import CompiledSystem, compile_system
-from numacheck.checker.itf import ItfError, ItfTrace, decode, layout, leaves, lookup
-from numacheck.checker.replay import violates
+from numacheck.checker.lowering.codegen import CompiledSystem, compile_system
+from numacheck.checker.traces.itf import ItfError, ItfTrace, decode, layout, leaves, lookup
+from numacheck.checker.traces.replay import violates
 from numacheck.model.expr import ModelError
 from numacheck.model.instance import Instance
 from numacheck.model.schema import Schema

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from numacheck.checker.codegen import compile_exprs
+from numacheck.checker.lowering.codegen import compile_exprs
 from numacheck.checker.outcome import Path
 from numacheck.checker.result import FieldInfo, Trace, TraceStep
 from numacheck.model.system import TransitionSystem

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import z3
 
+from numacheck.checker.lowering.z3lower import Lowering, domain, env, state_vars
 from numacheck.checker.outcome import Path
-from numacheck.checker.z3lower import Lowering, domain, env, state_vars
 from numacheck.model.expr import Value
 from numacheck.model.system import Obligation, TransitionSystem
 

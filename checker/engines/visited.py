@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numacheck.checker.arrays import Words
+from numacheck.checker.lowering.arrays import Words
 
 
 def sort_unique(rows: Words) -> Words:

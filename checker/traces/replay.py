@@ -7,7 +7,7 @@ a false counterexample.
 
 from __future__ import annotations
 
-from numacheck.checker.codegen import CompiledSystem
+from numacheck.checker.lowering.codegen import CompiledSystem
 from numacheck.checker.outcome import Path
 from numacheck.model.system import TransitionSystem
 

@@ -1,0 +1,1 @@
+"""Counterexample traces: display form, ITF files, replay on the model."""
