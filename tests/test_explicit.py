@@ -81,3 +81,20 @@ def test_each_obligation_gets_its_own_shortest_trace() -> None:
     ]
     outs = explore(ts, obs)
     assert [o.depth for o in outs] == [2, 4, 1]
+
+
+def test_memory_limit_gives_unknown_never_holds() -> None:
+    ts = counter((INC, TOGGLE))
+    ob = Obligation("ok", "", invariant=TRUE, sometimes=TRUE, situation_text="")
+    [out] = explore(ts, [ob], Limits(max_memory_mb=1))
+    assert out.verdict == "unknown" and "memory limit" in out.message
+
+
+def test_progress_is_reported_per_level() -> None:
+    ts = counter((INC, TOGGLE))
+    ob = Obligation("ok", "", invariant=TRUE, sometimes=TRUE, situation_text="")
+    seen: list[tuple[int, int, int, int]] = []
+    explore(ts, [ob], progress=lambda s, t, d, q, _: seen.append((s, t, d, q)))
+    depths = [d for _, _, d, _ in seen]
+    assert depths == sorted(depths) and depths[-1] == 10
+    assert seen[-1][0] == 20 and seen[-1][1] == 38
