@@ -85,3 +85,15 @@ def test_a_failed_precondition_falls_back_to_the_plain_search() -> None:
     [out] = explore(broken, obligations)
     assert out.verdict == "violated" and out.depth == 6
     assert out.stats.symmetry == "" and any("precondition" in n for n in out.notes)
+
+
+def test_trying_only_sorted_process_orders_finds_the_same_orbits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Canonical forms try only the process orders that sort the label-free keys; the orbits
+    (their number) must be those of trying every order."""
+    inst = Instance(processes=3, pages=1, nodes=1)
+    ts = build(BUILTIN["linux-6.2"], inst)
+    obligations = [PROPERTIES["write-requires-exclusive"].instantiate(ts, inst)]
+    [pruned] = explore(ts, obligations)
+    monkeypatch.setattr(Symmetry, "_signature_plan", lambda self: None)
+    [every] = explore(ts, obligations)
+    assert pruned.stats.states == every.stats.states == 589291

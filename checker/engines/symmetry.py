@@ -166,12 +166,15 @@ class Symmetry:
         # Per permutation of the processes, the moves building the permuted state.
         self.clear = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
         self.perms: list[list[_Run]] = [[]]
+        self.orders: list[tuple[int, ...]] = [()]
+        self.process_slots: tuple[tuple[str, ...], ...] = ()
         if procs:
-            slots = procs[0].slots
+            slots = self.process_slots = procs[0].slots
             for slot in slots:
                 self._clear(slot)
+            self.orders = list(itertools.permutations(range(len(slots))))
             self.perms = [[run for k, src in enumerate(perm) for run in _runs(layout, slots[src], slots[k])]
-                          for perm in itertools.permutations(range(len(slots)))]
+                          for perm in self.orders]
         self.frames = frames[0] if frames else None
         if self.frames is not None:
             fr = self.frames
@@ -187,6 +190,29 @@ class Symmetry:
             if values != list(range(values[0], values[0] + len(values))):
                 raise ValueError(f"{fr.name}: the values naming the objects must be consecutive")
             self.first_value = values[0]
+        self.signature = self._signature_plan()
+
+    def _signature_plan(self) -> tuple[list[list[_Run]], list[list[str]], int] | None:
+        """How :meth:`_signatures` reads a process: the runs of its own (non-reference) bits,
+        its reference fields, and the bits each reference's code takes; None when too wide."""
+        if not self.process_slots:
+            return None
+        layout, fr = self.layout, self.frames
+        refs = set(fr.references) if fr is not None else set()
+        ref_bits = 0
+        if fr is not None:
+            count_bits = len(fr.references).bit_length()
+            value_bits = max(layout.schema[name].hi for name in fr.references).bit_length()
+            ref_bits = 1 + max(value_bits, count_bits + self.frame_width)
+        own_runs, ref_fields = [], []
+        for slot in self.process_slots:
+            own = [name for name in slot if name not in refs]
+            own_runs.append(_runs(layout, own, own))
+            ref_fields.append([name for name in slot if name in refs])
+            width = sum(layout.schema[name].width for name in own) + ref_bits * len(ref_fields[-1])
+            if width > 62:
+                return None
+        return own_runs, ref_fields, ref_bits
 
     @classmethod
     def of(cls, ts: TransitionSystem,
@@ -265,16 +291,70 @@ class Symmetry:
     def _candidates(self, rows: Words) -> list[Words]:
         return [self._relabel(self._permuted(rows, runs)) for runs in self.perms]
 
+    def _signatures(self, rows: Words) -> Array | None:
+        """Per row and process, a key that does not depend on the labels of frames: the process's
+        own bits, and for each of its fields naming a frame, that frame's own bits and how many
+        fields name it (None when the key would not fit 62 bits)."""
+        if self.signature is None:
+            return None
+        own_runs, ref_fields, ref_bits = self.signature
+        layout, fr = self.layout, self.frames
+        columns: dict[str, Array] = {}
+        counts: dict[str, Array] = {}
+        blocks: list[Array] = []
+        if fr is not None:
+            columns = {name: layout.column(rows, name).astype(np.int64) for name in fr.references}
+            for name, col in columns.items():
+                counts[name] = sum((col == other).astype(np.int64) for other in columns.values())
+            blocks = [_bits(rows, runs[0].dst, self.frame_width).astype(np.int64) for runs in self.frame_runs]
+        sig = np.zeros((len(rows), len(self.process_slots)), dtype=np.int64)
+        for k in range(len(self.process_slots)):
+            key = np.zeros(len(rows), dtype=np.int64)
+            for run in own_runs[k]:
+                key = (key << run.width) | _bits(rows, run.src, run.width).astype(np.int64)
+            for name in ref_fields[k]:
+                assert fr is not None
+                col = columns[name]
+                label = col - self.first_value
+                named = (label >= 0) & (label < len(fr.slots))
+                block = np.zeros(len(rows), dtype=np.int64)
+                for j, b in enumerate(blocks):
+                    block = np.where(label == j, b, block)
+                anon = (1 << (ref_bits - 1)) | (counts[name] << self.frame_width) | block
+                key = (key << ref_bits) | np.where(named, anon, col)
+            sig[:, k] = key
+        return sig
+
     # What the search uses ------------------------------------------------------------------------
     def canonical(self, rows: Words) -> Words:
-        """The canonical member of each row's orbit."""
+        """The canonical member of each row's orbit.
+
+        Only the permutations of processes that sort them by their label-free keys
+        (:meth:`_signatures`) are tried for a row; ties try every order among the tied ones.
+        Those permutations move with the processes and ignore frame labels, so the set of
+        candidates, and its smallest member, is the same for every member of an orbit.
+        """
         if len(rows) == 0:
             return rows
-        cands = self._candidates(rows)
-        best = cands[0].copy()
-        for c in cands[1:]:
-            smaller = less(c, best)
-            best[smaller] = c[smaller]
+        sig = self._signatures(rows)
+        if sig is None:
+            cands = self._candidates(rows)
+            best = cands[0].copy()
+            for c in cands[1:]:
+                smaller = less(c, best)
+                best[smaller] = c[smaller]
+            return best
+        best = np.full_like(rows, np.uint64(2**64 - 1))
+        for order, runs in zip(self.orders, self.perms, strict=True):
+            ok = np.ones(len(rows), dtype=bool)
+            for a, b in itertools.pairwise(order):
+                ok &= sig[:, a] <= sig[:, b]
+            at = np.flatnonzero(ok)
+            if len(at) == 0:
+                continue
+            cand = self._relabel(self._permuted(rows[at], runs))
+            smaller = less(cand, best[at])
+            best[at[smaller]] = cand[smaller]
         return best
 
     def orbit_sizes(self, rows: Words) -> Array:
