@@ -39,9 +39,11 @@ from numacheck.checker.result import (
 from numacheck.checker.run import ENGINES, Check
 from numacheck.model.expr import ModelError
 from numacheck.model.instance import Instance
+from numacheck.model.system import Citation
 from numacheck.model.variant import Variant, build
 from numacheck.model.variants import BUILTIN as VARIANTS
 from numacheck.model.variants import resolve as resolve_variant
+from numacheck.model.variants.releases import for_kernel
 from numacheck.properties import BUILTIN as PROPERTIES
 from numacheck.properties import resolve as resolve_property
 from numacheck.properties.base import Property
@@ -87,6 +89,9 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
 @cli.command()
 @click.option("--variant", "-v", "variants", multiple=True, metavar="NAME|FILE.py",
               help="Built-in variant or a variant file (repeatable; default: every built-in).")
+@click.option("--kernel", "-k", "kernels", multiple=True, metavar="VERSION",
+              help="The built-in variant that stands for this kernel release, e.g. 6.1 or "
+                   "4.0-rc4 (repeatable; see 'numacheck list').")
 @click.option("--property", "-p", "properties", multiple=True, metavar="NAME",
               help="Property to check (repeatable; default: every property).")
 @click.option("--engine", "-e", type=click.Choice(list(ENGINES)), default="explicit", show_default=True)
@@ -115,13 +120,15 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
               help="Explicit engine: store every concrete state (no reduction by symmetry).")
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None, metavar="RESULTS.json",
               help="Fail (exit 1) on any change from this earlier --format json report.")
-def verify(variants: Sequence[str], properties: Sequence[str], engine: str, processes: int,
+def verify(variants: Sequence[str], kernels: Sequence[str], properties: Sequence[str], engine: str,
+           processes: int,
            pages: int, nodes: int, depth: int, max_states: int, timeout: float | None,
            max_memory: float | None, seed: int, jobs: int, fmt: str, output: str | None, no_traces: bool,
            show_invariant: bool, no_symmetry: bool, baseline: str | None) -> None:
     """Check variants against properties and compare with each variant's expectations."""
     inst = Instance(processes=processes, pages=pages, nodes=nodes)
-    chosen_variants = [resolve_variant(v) for v in variants] or list(VARIANTS.values())
+    chosen_variants = ([resolve_variant(v) for v in variants] + _kernel_variants(kernels)
+                       or list(VARIANTS.values()))
     chosen_props = [resolve_property(p) for p in properties] or list(PROPERTIES.values())
     if max_states < 1:
         raise UsageProblemError("--max-states must be at least 1")
@@ -164,6 +171,12 @@ def _baseline(path: str | None) -> Baseline | None:
         return load_baseline(path)
     except BaselineError as exc:
         raise UsageProblemError(str(exc)) from None
+
+
+def _kernel_variants(kernels: Sequence[str]) -> list[Variant]:
+    """The built-in variant of each --kernel release, each once, in the order given."""
+    chosen = [for_kernel(k, VARIANTS.values()) for k in kernels]
+    return [v for i, v in enumerate(chosen) if v not in chosen[:i]]
 
 
 def _finished(enabled: bool, total: int) -> Done | None:
@@ -310,10 +323,16 @@ def _operations() -> dict[str, list[str]]:
 
 
 @cli.command()
-@click.argument("name")
-def show(name: str) -> None:
+@click.argument("name", required=False)
+@click.option("--kernel", "-k", metavar="VERSION",
+              help="Describe the built-in variant that stands for this kernel release.")
+def show(name: str | None, kernel: str | None) -> None:
     """Describe a variant (name or file), a property or an operation."""
-    if name in PROPERTIES:
+    if kernel is not None and name is None:
+        click.echo(_show_variant(for_kernel(kernel, VARIANTS.values())))
+    elif name is None or kernel is not None:
+        raise UsageProblemError("show takes a NAME or --kernel VERSION (one of them)")
+    elif name in PROPERTIES:
         click.echo(_show_property(PROPERTIES[name]))
     elif name in _operations():
         click.echo(_show_operation(name))
@@ -322,7 +341,8 @@ def show(name: str) -> None:
 
 
 def _show_variant(v: Variant) -> str:
-    lines = [f"{v.name}  ({v.versions})", f"commits: {', '.join(v.commits) or '-'}", "", v.summary, ""]
+    lines = [f"{v.name}  (stands for Linux {v.versions})", f"commits: {', '.join(v.commits) or '-'}",
+             "", v.summary, ""]
     lines.append("Expectations:")
     for p in PROPERTIES:
         verdict, reason = v.expected(p)
@@ -333,7 +353,7 @@ def _show_variant(v: Variant) -> str:
     for op in v.operations:
         lines.append(f"  {op.name:<18} {op.citation.short()}")
     if v.not_modelled:
-        lines.append(f"\nNot modelled: {v.not_modelled}")
+        lines.append(f"\nLeaves out: {v.not_modelled}")
     return "\n".join(lines)
 
 
@@ -346,13 +366,14 @@ def _show_property(p: Property) -> str:
 
 def _show_operation(name: str) -> str:
     lines = [name]
-    seen: set[int] = set()
+    seen: set[Citation] = set()
     for v in VARIANTS.values():
         op = next((o for o in v.operations if o.name == name), None)
-        if op is None or id(op) in seen:
+        if op is None or op.citation in seen:
             continue
-        seen.add(id(op))
-        users = [w.name for w in VARIANTS.values() if any(o is op for o in w.operations)]
+        seen.add(op.citation)  # eras built from the same table row share it
+        users = [w.name for w in VARIANTS.values()
+                 if any(o.name == name and o.citation == op.citation for o in w.operations)]
         lines.append(f"\n[{', '.join(users)}] {op.citation.short()}")
         if op.citation.note:
             lines.append(f"  source: {op.citation.note}")

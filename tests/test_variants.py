@@ -45,7 +45,8 @@ def test_the_historic_bug_is_found_with_a_short_trace(matrix: dict[tuple[str, st
     assert last["p0.pte0.present"] == "1" and last["p0.pte0.write"] == "0"
 
 
-@pytest.mark.parametrize("era", ["linux-3.19", "linux-4.0", "linux-4.9", "linux-6.2"])
+@pytest.mark.parametrize("era", ["linux-3.19", "linux-4.0", "linux-4.9", "linux-4.16", "linux-5.13",
+                                 "linux-6.0", "linux-6.2", "linux-6.4", "linux-6.11"])
 def test_fixed_eras_keep_write_permission(matrix: dict[tuple[str, str], Result], era: str) -> None:
     r = matrix[(era, "numa-restore-keeps-write")]
     assert r.verdict == "holds" and r.stats.states > 100_000
@@ -54,7 +55,8 @@ def test_fixed_eras_keep_write_permission(matrix: dict[tuple[str, str], Result],
 def test_grouping_regressions_need_fork_or_migration(matrix: dict[tuple[str, str], Result]) -> None:
     # 4.0-rc4's dirty-bit and 4.0's VM_WRITE proxies are wrong only once fork write-protects a
     # dirty page; 6.2's re-determined writability only after a migration left a page read-only.
-    for era, op in (("linux-4.0-rc4", "fork"), ("linux-4.0", "fork"), ("linux-6.2", "migrate_task_to")):
+    for era, op in (("linux-4.0-rc4", "fork"), ("linux-4.0", "fork"), ("linux-6.2", "migrate_task_to"),
+                    ("linux-6.4", "migrate_task_to"), ("linux-6.11", "migrate_task_to")):
         r = matrix[(era, "numa-grouping-matches-write")]
         assert r.trace is not None and op in [s.action for s in r.trace.steps]
 

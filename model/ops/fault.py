@@ -97,9 +97,16 @@ REUSE_RULES: dict[str, tuple[ReuseRule, Citation]] = {
                  note="reuse iff page_mapcount (+ swapcount) <= 1; KSM pages never (KSM not "
                       "modelled); page_move_anon_rmap when total_mapcount == 1"),
     ),
+    "page_count": (
+        lambda mm, pfn: mm.page_mapcount(pfn).eq(1),
+        Citation("do_wp_page", "mm/memory.c", "5.9-5.18", ("09854ba94c6a",), confidence="I",
+                 note="reuse an anonymous non-KSM page iff page_count() == 1 (under the page "
+                      "lock); the model has no extra references, so refcount == mapcount and "
+                      "the rule agrees with reuse_swap_page here"),
+    ),
     "PageAnonExclusive": (
         lambda mm, pfn: mm.PageAnonExclusive(pfn) | mm.page_mapcount(pfn).eq(1),
-        Citation("do_wp_page", "mm/memory.c", "5.19-6.2",
+        Citation("do_wp_page", "mm/memory.c", "5.19-current",
                  note="PageAnonExclusive => reuse; else folio_ref_count == 1 under the folio "
                       "lock => page_move_anon_rmap (SetPageAnonExclusive) and reuse. The model "
                       "has no extra references, so refcount == mapcount"),
@@ -107,9 +114,11 @@ REUSE_RULES: dict[str, tuple[ReuseRule, Citation]] = {
 }
 
 
-def do_wp_page(rule: str) -> Operation:
-    """The write-protect fault with the anonymous reuse rule of an era (see REUSE_RULES)."""
-    may_reuse, citation = lookup(REUSE_RULES, rule, "do_wp_page reuse rule")
+def do_wp_page(rule: str | tuple[ReuseRule, Citation]) -> Operation:
+    """The write-protect fault with the anonymous reuse rule of an era: a row of REUSE_RULES,
+    or a rule of its own."""
+    may_reuse, citation = (lookup(REUSE_RULES, rule, "do_wp_page reuse rule")
+                           if isinstance(rule, str) else rule)
 
     @operation("do_wp_page", citation, p=processes, page=pages)
     def body(mm: MM, p: int, page: int) -> None:

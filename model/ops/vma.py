@@ -68,9 +68,10 @@ def munmap(mm: MM, p: int) -> None:
 @operation(
     "mbind",
     Citation("do_mbind -> mbind_range -> shmem_set_policy; sanitize_mpol_flags",
-             "mm/mempolicy.c, mm/shmem.c", "5.12+ (MPOL_F_NUMA_BALANCING, bda420b98505)",
+             "mm/mempolicy.c, mm/shmem.c", "5.15+ (6d2aec9e123b; the flag: bda420b98505, 5.12)",
              confidence="I", note="MPOL_BIND|MPOL_F_NUMA_BALANCING adds MPOL_F_MOF|MPOL_F_MORON "
-                                  "(6.2 text); the shared policy lives on the shmem inode"),
+                                  "in sanitize_mpol_flags (6.2 text), which mbind calls only "
+                                  "from 6d2aec9e123b; the shared policy lives on the shmem inode"),
     p=processes,
 )
 def mbind(mm: MM, p: int) -> None:
@@ -101,13 +102,27 @@ def _mprotect_4_0(mm: MM, pte: Pte, vma: Vma) -> Pte:
     return pte_modify(pte, vm_page_prot(vma), PAGE_CHG_MASK)
 
 
-def _mprotect_6_2(mm: MM, pte: Pte, vma: Vma) -> Pte:
-    # 6.2: MM_CP_TRY_CHANGE_WRITABLE iff vma_wants_manual_pte_write_upgrade(); then
-    # pte_mkwrite() if !pte_write && can_change_pte_writable() (d84887739d5c: a clean
-    # exclusive anonymous page qualifies).
+def _try_change_writable(mm: MM, ptent: Pte, vma: Vma) -> Expr:
+    # 6.0+: MM_CP_TRY_CHANGE_WRITABLE iff the VMA wants manual write upgrades (private:
+    # VM_WRITE; shared: vma_wants_writenotify(), false for shmem), then !pte_write(ptent) &&
+    # can_change_pte_writable() (the 6.2 form; 6.0-6.1 add pte_dirty, see _mprotect_6_0).
+    return vma_wants_manual_pte_write_upgrade(vma) & ~ptent.write & mm.can_change_pte_writable(vma, ptent)
+
+
+def _mprotect_6_0(mm: MM, pte: Pte, vma: Vma) -> Pte:
+    # 64fe24a3e05e + 76aefad628aa (6.0-6.1): can_change_pte_writable() starts with
+    # `if (pte_protnone(pte) || !pte_dirty(pte)) return false;`, so only a dirty exclusive
+    # anonymous page is made writable without a fault.
     ptent = pte_modify(pte, vm_page_prot(vma), PAGE_CHG_MASK)
-    upgrade = vma_wants_manual_pte_write_upgrade(vma) & ~ptent.write & mm.can_change_pte_writable(vma, ptent)
+    upgrade = ptent.dirty & _try_change_writable(mm, ptent, vma)
     return pte_select(upgrade, pte_mkwrite(ptent), ptent)
+
+
+def _mprotect_6_2(mm: MM, pte: Pte, vma: Vma) -> Pte:
+    # 6.2: d84887739d5c moves the pte_dirty test to shared mappings, so a clean exclusive
+    # anonymous page qualifies too.
+    ptent = pte_modify(pte, vm_page_prot(vma), PAGE_CHG_MASK)
+    return pte_select(_try_change_writable(mm, ptent, vma), pte_mkwrite(ptent), ptent)
 
 
 MPROTECT_RULES: dict[str, tuple[MprotectRule, Citation]] = {
@@ -116,7 +131,12 @@ MPROTECT_RULES: dict[str, tuple[MprotectRule, Citation]] = {
         "3.19", confidence="V", note="pte_numa => pte_mknonnuma, then pte_modify(newprot)")),
     "4.0": (_mprotect_4_0, Citation(
         "mprotect_fixup -> change_protection -> change_pte_range (!prot_numa)", "mm/mprotect.c",
-        "4.0-6.1", confidence="V", note="4.9 text: pte_modify; dirty_accountable mkwrite")),
+        "4.0-5.19", confidence="V", note="4.9 text: pte_modify; dirty_accountable mkwrite")),
+    "6.0": (_mprotect_6_0, Citation(
+        "mprotect_fixup -> change_protection -> change_pte_range (!prot_numa)", "mm/mprotect.c",
+        "6.0-6.1", ("64fe24a3e05e", "76aefad628aa"), confidence="V",
+        note="6.1 text: try_change_writable (private: VM_WRITE) + can_change_pte_writable, "
+             "which needs pte_dirty; prot_numa entries are protnone, never upgraded")),
     "6.2": (_mprotect_6_2, Citation(
         "mprotect_fixup -> change_protection -> change_pte_range (!prot_numa)", "mm/mprotect.c",
         "6.2", ("64fe24a3e05e", "d84887739d5c", "eb309ec89953"), confidence="V",
@@ -124,9 +144,9 @@ MPROTECT_RULES: dict[str, tuple[MprotectRule, Citation]] = {
 }
 
 
-def mprotect(rule: str) -> Operation:
-    """mprotect with the PTE rule of an era (see MPROTECT_RULES)."""
-    rebuild, citation = lookup(MPROTECT_RULES, rule, "mprotect rule")
+def mprotect(rule: str | tuple[MprotectRule, Citation]) -> Operation:
+    """mprotect with the PTE rule of an era: a row of MPROTECT_RULES, or a rule of its own."""
+    rebuild, citation = lookup(MPROTECT_RULES, rule, "mprotect rule") if isinstance(rule, str) else rule
 
     @operation("mprotect", citation, p=processes, prot=choices(*PROTS))
     def body(mm: MM, p: int, prot: str) -> None:

@@ -11,11 +11,24 @@ from pathlib import Path
 from numacheck.model.diagnose import did_you_mean, explain
 from numacheck.model.expr import ModelError
 from numacheck.model.variant import Variant
-from numacheck.model.variants import linux_3_19, linux_4_0, linux_4_0_rc1, linux_4_0_rc4, linux_4_9, linux_6_2
+from numacheck.model.variants import (
+    linux_3_19,
+    linux_4_0,
+    linux_4_0_rc1,
+    linux_4_0_rc4,
+    linux_4_9,
+    linux_4_16,
+    linux_5_13,
+    linux_6_0,
+    linux_6_2,
+    linux_6_4,
+    linux_6_11,
+)
 
 BUILTIN: dict[str, Variant] = {
     m.VARIANT.name: replace(m.VARIANT, source=m.VARIANT.source or str(m.__file__))
-    for m in (linux_3_19, linux_4_0_rc1, linux_4_0_rc4, linux_4_0, linux_4_9, linux_6_2)
+    for m in (linux_3_19, linux_4_0_rc1, linux_4_0_rc4, linux_4_0, linux_4_9, linux_4_16,
+              linux_5_13, linux_6_0, linux_6_2, linux_6_4, linux_6_11)
 }
 
 

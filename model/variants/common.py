@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from numacheck.model.operation import Operation
 from numacheck.model.ops.access import access, bad_area, handle_pte_fault
-from numacheck.model.ops.fault import do_anonymous_page, do_fault, do_wp_page
+from numacheck.model.ops.fault import ReuseRule, do_anonymous_page, do_fault, do_wp_page
 from numacheck.model.ops.fork import fork
-from numacheck.model.ops.numa import change_prot_numa, do_numa_page, migrate_task_to
-from numacheck.model.ops.vma import mmap, mprotect, munmap
+from numacheck.model.ops.numa import NumaFaultRule, ScanRule, change_prot_numa, do_numa_page, migrate_task_to
+from numacheck.model.ops.vma import MprotectRule, mmap, mprotect, munmap
+from numacheck.model.system import Citation
 
 SHARED_OPS: tuple[Operation, ...] = (
     mmap,
@@ -22,10 +23,21 @@ SHARED_OPS: tuple[Operation, ...] = (
 )
 
 
-def era_ops(scan: str, fault: str, mprotect_rule: str, reuse: str) -> tuple[Operation, ...]:
-    """The shared operations plus the era-specific scan, hinting fault, mprotect and COW rule."""
+def era_ops(scan: str | ScanRule, fault: str | NumaFaultRule,
+            mprotect_rule: str | tuple[MprotectRule, Citation],
+            reuse: str | tuple[ReuseRule, Citation]) -> tuple[Operation, ...]:
+    """The shared operations plus the era-specific scan, hinting fault, mprotect and COW rule.
+
+    Each rule is a row name of its table (SCAN_RULES, NUMA_FAULT_RULES, MPROTECT_RULES,
+    REUSE_RULES) or a rule object of the same shape, e.g. a row with one field replaced.
+    """
     return (*SHARED_OPS, do_wp_page(reuse), mprotect(mprotect_rule), change_prot_numa(scan),
             do_numa_page(fault))
+
+
+def not_modelled(era_specific: str) -> str:
+    """What a variant leaves out: the era's own omissions, then what no era models."""
+    return f"{era_specific} In every era: {NOT_MODELLED}" if era_specific else NOT_MODELLED
 
 
 #: What none of the built-in eras model, said once for all of them.

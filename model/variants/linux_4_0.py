@@ -12,7 +12,9 @@ VARIANT = Variant(
         "change_pte_range) and do_numa_page() re-applies it (was_writable), so write permission "
         "survives the hinting fault and the migration.  bea66fbd11af decides TNF_NO_GROUP on "
         "the VMA's VM_WRITE instead of a PTE bit: simpler, but too coarse, since a COW-shared "
-        "read-only page in a writable VMA is grouped.  074c238177a7 adds TNF_MIGRATE_FAIL."
+        "read-only page in a writable VMA is grouped.  074c238177a7 adds TNF_MIGRATE_FAIL.  "
+        "The three were posted on 23 Mar 2015, after rc5, so 4.0-rc6 and -rc7 are taken to "
+        "behave like 4.0 already (inferred from the dates)."
     ),
     operations=era_ops(scan="4.0", fault="4.0", mprotect_rule="4.0", reuse="reuse_swap_page"),
     expect_violated={

@@ -6,8 +6,8 @@ from numacheck.model.variants.common import NOT_MODELLED, era_ops
 
 VARIANT = Variant(
     name="linux-6.2",
-    versions="6.2 .. 6.9",
-    commits=("6a56ccbcf6c6", "d84887739d5c", "eb309ec89953", "d6379159f476"),
+    versions="6.2 .. 6.3",
+    commits=("6a56ccbcf6c6", "d84887739d5c", "eb309ec89953", "d6379159f476", "96a9c287e25d"),
     summary=(
         "The hinted PTE no longer remembers _PAGE_RW.  do_numa_page() re-determines "
         "writability under the PT lock: pte_write(pte_modify(pte, vm_page_prot)), or "
@@ -17,7 +17,9 @@ VARIANT = Variant(
         "migration is attempted writable is forced false: a migrated or failed page comes back "
         "read-only and needs one more write fault (deliberate, 6a56ccbcf6c6).  mprotect also "
         "upgrades exclusive anonymous pages eagerly.  A shmem VMA is scanned only after "
-        "mbind(MPOL_BIND | MPOL_F_NUMA_BALANCING)."
+        "mbind(MPOL_BIND | MPOL_F_NUMA_BALANCING).  remove_migration_pte() write-protects a PTE "
+        "rebuilt from a readable entry (96a9c287e25d), so a migrated shmem page comes back "
+        "read-only even in a shared writable VMA; 6.4 reverts that (linux-6.4)."
     ),
     operations=(*era_ops(scan="6.2", fault="6.2", mprotect_rule="6.2", reuse="PageAnonExclusive"), mbind),
     expect_violated={

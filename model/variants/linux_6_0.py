@@ -1,0 +1,32 @@
+"""Linux 6.0: mprotect makes dirty exclusive anonymous pages writable without a fault."""
+
+from numacheck.model.ops.vma import mbind
+from numacheck.model.variant import Variant
+from numacheck.model.variants.common import era_ops, not_modelled
+
+VARIANT = Variant(
+    name="linux-6.0",
+    versions="6.0 .. 6.1",
+    commits=("64fe24a3e05e", "76aefad628aa"),
+    summary=(
+        "64fe24a3e05e (\"mm/mprotect: try avoiding write faults for exclusive anonymous pages "
+        "when changing protection\") lets change_pte_range() set _PAGE_RW on a PTE of a "
+        "writable private mapping when can_change_pte_writable() holds: not protnone, dirty, "
+        "soft-dirty and uffd-wp tracking off (76aefad628aa fixed the soft-dirty polarity in the "
+        "same merge window) and a PageAnonExclusive page.  So mprotect(PROT_READ) then "
+        "mprotect(PROT_READ|PROT_WRITE) leaves a written exclusive page writable.  A clean one "
+        "stays read-only until 6.2 (d84887739d5c).  The hinting fault is 5.13's (savedwrite, "
+        "migration from the hinted PTE), and reuse follows PageAnonExclusive (5.19).  Expected: "
+        "every property holds; the upgrade is taken only for an exclusive anonymous page in a "
+        "VM_WRITE mapping, which is what write-requires-exclusive and write-requires-vm-write "
+        "ask, and mprotect turns a hint into an ordinary entry before it upgrades."
+    ),
+    operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="6.0", reuse="PageAnonExclusive"),
+                mbind),
+    not_modelled=not_modelled(
+        "6.1 keeps young and dirty through a migration entry (2e3468778dbe), so a migrated PTE "
+        "is young and dirty there and could be upgraded by mprotect; the variant rebuilds old "
+        "and clean, as 6.0 does (no write bit depends on it).  6.1.13+ stable also has "
+        "96a9c287e25d's pte_wrprotect() in remove_migration_pte(), which changes nothing here: "
+        "a readable entry in a shared writable VMA never arises with savedwrite."),
+)
