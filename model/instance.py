@@ -21,6 +21,13 @@ MAX_NODES = 4
 
 FAULT_KINDS = ("none", "read", "write")
 
+#: Kernel areas an instance may cover.  ``numa`` is the base model (VMAs, faults, COW, fork,
+#: NUMA balancing); ``softdirty`` adds the soft-dirty bits and clear_refs, ``uffd`` the
+#: userfaultfd write-protect bits and ioctls.  An area's fields and operations exist only on an
+#: instance that covers it, so a run without it has exactly the base model's states.
+AREAS = ("numa", "softdirty", "uffd")
+DEFAULT_AREAS = frozenset({"numa"})
+
 #: PTE bits the model keeps, with the name x86 gives them (arch/x86/include/asm/pgtable_types.h).
 PTE_BITS = {
     "present": "_PAGE_PRESENT",
@@ -39,6 +46,10 @@ VMA_FLAGS = {
     "VM_SHARED": "VM_SHARED",
 }
 
+#: PTE bits and VMA flags of the optional areas, by area (x86 names as above).
+AREA_PTE_BITS = {"softdirty": {"soft_dirty": "_PAGE_SOFT_DIRTY"}, "uffd": {"uffd_wp": "_PAGE_UFFD_WP"}}
+AREA_VMA_FLAGS = {"softdirty": {"VM_SOFTDIRTY": "VM_SOFTDIRTY"}, "uffd": {"VM_UFFD_WP": "VM_UFFD_WP"}}
+
 
 class InstanceError(ModelError):
     """An instance size that cannot be built."""
@@ -51,8 +62,16 @@ class Instance:
     processes: int = 2
     pages: int = 1
     nodes: int = 2
+    #: The kernel areas covered (see AREAS); ``numa`` is always among them.
+    areas: frozenset[str] = DEFAULT_AREAS
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "areas", frozenset(self.areas))
+        unknown = sorted(self.areas - set(AREAS))
+        if unknown:
+            raise InstanceError(f"--areas: unknown area {unknown[0]!r}; areas: {', '.join(AREAS)}")
+        if "numa" not in self.areas:
+            raise InstanceError("--areas must include numa, the base model every other area extends")
         for name, value, top in (
             ("processes", self.processes, MAX_PROCESSES),
             ("pages", self.pages, MAX_PAGES),
@@ -89,9 +108,30 @@ class Instance:
         """The sizes by option name (``processes``, ``pages``, ``nodes``)."""
         return {"processes": self.processes, "pages": self.pages, "nodes": self.nodes}
 
+    def area_names(self) -> tuple[str, ...]:
+        """The areas covered, in the order of AREAS."""
+        return tuple(a for a in AREAS if a in self.areas)
+
+    def pte_bits(self) -> dict[str, str]:
+        """The PTE bits this instance keeps: the base bits, then those of its areas."""
+        out = dict(PTE_BITS)
+        for area in self.area_names():
+            out.update(AREA_PTE_BITS.get(area, {}))
+        return out
+
+    def vma_flags(self) -> dict[str, str]:
+        """The VMA flags this instance keeps: the base flags, then those of its areas."""
+        out = dict(VMA_FLAGS)
+        for area in self.area_names():
+            out.update(AREA_VMA_FLAGS.get(area, {}))
+        return out
+
     def describe(self) -> str:
-        """The sizes in words."""
-        return f"{self.processes} processes x {self.pages} pages, {self.nodes} nodes"
+        """The sizes in words (and the areas, when more than the base model)."""
+        sizes = f"{self.processes} processes x {self.pages} pages, {self.nodes} nodes"
+        if self.areas == DEFAULT_AREAS:
+            return sizes
+        return f"{sizes}, areas {'+'.join(self.area_names())}"
 
 
 def pte_name(p: int, i: int, bit: str) -> str:
@@ -110,7 +150,7 @@ def schema(inst: Instance) -> Schema:
     frames = inst.frame_names()
     for p in range(inst.processes):
         group = f"p{p} vma"
-        for flag, label in VMA_FLAGS.items():
+        for flag, label in inst.vma_flags().items():
             fields.append(bool_field(vma_name(p, flag), group=group, label=label))
         fields.append(int_field(f"p{p}.node", 0, inst.nodes - 1, group=f"p{p} task", label="numa_node_id"))
         fields.append(enum_field(f"p{p}.fault", FAULT_KINDS, group=f"p{p} task", label="pending fault"))
@@ -118,7 +158,7 @@ def schema(inst: Instance) -> Schema:
                                 label="fault page"))
         for i in range(inst.pages):
             group = f"p{p} pte[{i}]"
-            for bit, label in PTE_BITS.items():
+            for bit, label in inst.pte_bits().items():
                 fields.append(bool_field(pte_name(p, i, bit), group=group, label=label))
             fields.append(enum_field(pte_name(p, i, "pfn"), frames, group=group, label="pfn"))
             fields.append(

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from numacheck.model.builder import Step
 from numacheck.model.expr import Expr, all_, any_, lift
-from numacheck.model.instance import PTE_BITS, VMA_FLAGS, Instance, pte_name, vma_name
+from numacheck.model.instance import Instance, pte_name, vma_name
 from numacheck.model.mm import MM
 from numacheck.model.operation import Operation
 from numacheck.model.pte import pte_present
@@ -32,11 +32,12 @@ _MODEL_OPS = "numacheck.model.ops."
 
 
 def process_fields(inst: Instance, p: int) -> tuple[str, ...]:
-    """The fields of process ``p``, in the same order for every process."""
-    fields = [vma_name(p, flag) for flag in VMA_FLAGS]
+    """The fields of process ``p``, in the same order for every process (the areas' VMA flags
+    and PTE bits included)."""
+    fields = [vma_name(p, flag) for flag in inst.vma_flags()]
     fields += [f"p{p}.node", f"p{p}.fault", f"p{p}.fault_page"]
     for i in range(inst.pages):
-        fields += [pte_name(p, i, bit) for bit in (*PTE_BITS, "pfn", "shadow_write")]
+        fields += [pte_name(p, i, bit) for bit in (*inst.pte_bits(), "pfn", "shadow_write")]
     return tuple(fields)
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from numacheck.model.expr import ModelError
-from numacheck.properties import numa, safety
+from numacheck.properties import numa, safety, tracking
 from numacheck.properties.base import Property
 
-BUILTIN: dict[str, Property] = {p.name: p for p in (*numa.PROPERTIES, *safety.PROPERTIES)}
+BUILTIN: dict[str, Property] = {p.name: p for p in (*numa.PROPERTIES, *safety.PROPERTIES, *tracking.PROPERTIES)}
 
 
 class UnknownPropertyError(ModelError):

@@ -3,6 +3,7 @@
 from numacheck.model.ops.vma import mbind
 from numacheck.model.variant import Variant
 from numacheck.model.variants.common import era_ops, not_modelled
+from numacheck.model.variants.tracking import SOFT_DIRTY_UFFD_WP_RANGE, UFFD_WP_SHMEM
 
 VARIANT = Variant(
     name="linux-6.0",
@@ -21,8 +22,13 @@ VARIANT = Variant(
         "VM_WRITE mapping, which is what write-requires-exclusive and write-requires-vm-write "
         "ask, and mprotect turns a hint into an ordinary entry before it upgrades."
     ),
-    operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="6.0", reuse="PageAnonExclusive"),
+    operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="6.0", reuse="PageAnonExclusive",
+                         uffd="5.19"),
                 mbind),
+    expect_violated={
+        "uffd-wp-implies-read-only": UFFD_WP_SHMEM,
+        "soft-dirty-needs-fault": SOFT_DIRTY_UFFD_WP_RANGE,
+    },
     not_modelled=not_modelled(
         "6.1 keeps young and dirty through a migration entry (2e3468778dbe), so a migrated PTE "
         "is young and dirty there and could be upgraded by mprotect; the variant rebuilds old "
