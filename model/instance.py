@@ -51,6 +51,10 @@ AREA_PTE_BITS = {"softdirty": {"soft_dirty": "_PAGE_SOFT_DIRTY"}, "uffd": {"uffd
 AREA_VMA_FLAGS = {"softdirty": {"VM_SOFTDIRTY": "VM_SOFTDIRTY"}, "uffd": {"VM_UFFD_WP": "VM_UFFD_WP"}}
 
 
+def _all_areas_instance() -> Instance:
+    return Instance(processes=1, pages=1, nodes=2, areas=frozenset(AREAS))
+
+
 class InstanceError(ModelError):
     """An instance size that cannot be built."""
 
@@ -132,6 +136,11 @@ class Instance:
         if self.areas == DEFAULT_AREAS:
             return sizes
         return f"{sizes}, areas {'+'.join(self.area_names())}"
+
+
+#: Where a run without --areas checks the properties of the areas beyond numa: every area on,
+#: the smallest instance with two nodes (a few seconds for every era).
+AREA_INSTANCE = _all_areas_instance()
 
 
 def pte_name(p: int, i: int, bit: str) -> str:

@@ -28,6 +28,7 @@ from numacheck.model.pte import (
     pte_select,
 )
 
+
 @dataclass(frozen=True)
 class Vma:
     """A VMA: whether the process maps the region, and its vm_flags.

@@ -6,7 +6,8 @@ from numacheck.model.expr import ModelError
 from numacheck.properties import numa, safety, tracking
 from numacheck.properties.base import Property
 
-BUILTIN: dict[str, Property] = {p.name: p for p in (*numa.PROPERTIES, *safety.PROPERTIES, *tracking.PROPERTIES)}
+BUILTIN: dict[str, Property] = {
+    p.name: p for p in (*numa.PROPERTIES, *safety.PROPERTIES, *tracking.PROPERTIES)}
 
 
 class UnknownPropertyError(ModelError):

@@ -39,8 +39,8 @@ def access(mm: MM, p: int, page: int, kind: str) -> None:
     """A task reads or writes a page of its VMA.
 
     If the PTE is present (and writable, for a write) the access completes and the MMU sets
-    _PAGE_ACCESSED (and _PAGE_DIRTY, never the software _PAGE_SOFT_DIRTY); otherwise it traps and the fault is pending until the
-    kernel handles it.  Outputs: ``completed`` and ``through_hint`` (the PTE carried a
+    _PAGE_ACCESSED (and _PAGE_DIRTY, never the software _PAGE_SOFT_DIRTY); otherwise it traps
+    and the fault is pending until the kernel handles it.  Outputs: ``completed`` and ``through_hint`` (the PTE carried a
     PROT_NONE/NUMA marker).
     """
     write = kind == "write"

@@ -72,7 +72,8 @@ UFFD_RULES: dict[str, UffdRule] = {
         shmem=False, unprotect=_unprotect_vm_get_page_prot,
         citation=Citation("userfaultfd_register(MODE_WP) / mwriteprotect_range", "fs/userfaultfd.c, "
                           "mm/userfaultfd.c", "5.7 .. 5.18", confidence="V",
-                          note="uffd-wp series (Peter Xu), patch text: anonymous VMAs only (vma_is_anonymous); enable: "
+                          note="uffd-wp series (Peter Xu), patch text: anonymous VMAs only "
+                               "(vma_is_anonymous); enable: "
                                "vm_get_page_prot(vm_flags & ~VM_WRITE) + MM_CP_UFFD_WP; disable: "
                                "vm_get_page_prot(vm_flags) + MM_CP_UFFD_WP_RESOLVE")),
     "5.19": UffdRule(
@@ -156,7 +157,8 @@ def _wp_fault(mm: MM, p: int, page: int) -> Expr:
 @operation(
     "handle_userfault",
     Citation("do_wp_page: userfaultfd_pte_wp() => handle_userfault(vmf, VM_UFFD_WP)",
-             "mm/memory.c, fs/userfaultfd.c", "5.7 .. current", confidence="I", note="the fault is reported to the monitor, the task sleeps and "
+             "mm/memory.c, fs/userfaultfd.c", "5.7 .. current", confidence="I",
+             note="the fault is reported to the monitor, the task sleeps and "
                                   "retries (VM_FAULT_RETRY); the kernel never completes the write"),
     area="uffd",
     p=processes, page=pages,

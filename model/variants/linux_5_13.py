@@ -21,7 +21,8 @@ VARIANT = Variant(
         "every property holds, as in 4.9, since the write bit the scan saw is what the restore, "
         "the migration entry and TNF_NO_GROUP all use."
     ),
-    operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="4.0", reuse="page_count", uffd="5.7"), mbind),
+    operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="4.0", reuse="page_count",
+                         uffd="5.7"), mbind),
     not_modelled=not_modelled(
         "mbind(MPOL_F_NUMA_BALANCING) gives shmem a MOF policy only from 5.15 (6d2aec9e123b); "
         "the variant allows it in 5.13-5.14 too (a shmem PTE of a shared writable VMA is "

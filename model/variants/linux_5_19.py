@@ -4,7 +4,12 @@ from numacheck.model.ops.vma import mbind
 from numacheck.model.variant import Variant
 from numacheck.model.variants.common import era_ops
 from numacheck.model.variants.linux_5_13 import VARIANT as LINUX_5_13
-from numacheck.model.variants.tracking import SOFT_DIRTY_UFFD_WP_RANGE, UFFD_WP_SHMEM
+from numacheck.model.variants.tracking import (
+    SOFT_DIRTY_BY_UFFD_UNREGISTER,
+    SOFT_DIRTY_UFFD_WP_RANGE,
+    UFFD_WP_BY_MPROTECT,
+    UFFD_WP_SHMEM,
+)
 
 VARIANT = Variant(
     name="linux-5.19",
@@ -25,6 +30,10 @@ VARIANT = Variant(
     expect_violated={
         "uffd-wp-implies-read-only": UFFD_WP_SHMEM,
         "soft-dirty-needs-fault": SOFT_DIRTY_UFFD_WP_RANGE,
+    },
+    expect_trace={
+        "uffd-wp-implies-read-only": UFFD_WP_BY_MPROTECT,
+        "soft-dirty-needs-fault": SOFT_DIRTY_BY_UFFD_UNREGISTER,
     },
     not_modelled=LINUX_5_13.not_modelled,
 )

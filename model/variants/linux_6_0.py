@@ -3,7 +3,12 @@
 from numacheck.model.ops.vma import mbind
 from numacheck.model.variant import Variant
 from numacheck.model.variants.common import era_ops, not_modelled
-from numacheck.model.variants.tracking import SOFT_DIRTY_UFFD_WP_RANGE, UFFD_WP_SHMEM
+from numacheck.model.variants.tracking import (
+    SOFT_DIRTY_BY_UFFD_UNREGISTER,
+    SOFT_DIRTY_UFFD_WP_RANGE,
+    UFFD_WP_BY_MPROTECT,
+    UFFD_WP_SHMEM,
+)
 
 VARIANT = Variant(
     name="linux-6.0",
@@ -28,6 +33,10 @@ VARIANT = Variant(
     expect_violated={
         "uffd-wp-implies-read-only": UFFD_WP_SHMEM,
         "soft-dirty-needs-fault": SOFT_DIRTY_UFFD_WP_RANGE,
+    },
+    expect_trace={
+        "uffd-wp-implies-read-only": UFFD_WP_BY_MPROTECT,
+        "soft-dirty-needs-fault": SOFT_DIRTY_BY_UFFD_UNREGISTER,
     },
     not_modelled=not_modelled(
         "6.1 keeps young and dirty through a migration entry (2e3468778dbe), so a migrated PTE "

@@ -3,7 +3,7 @@
 from numacheck.model.ops.vma import mbind
 from numacheck.model.variant import Variant, trace_shape
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
-from numacheck.model.variants.tracking import SOFT_DIRTY_UFFD_WP_RANGE
+from numacheck.model.variants.tracking import SOFT_DIRTY_BY_UFFD_UNREGISTER, SOFT_DIRTY_UFFD_WP_RANGE
 
 VARIANT = Variant(
     name="linux-6.2",
@@ -44,5 +44,6 @@ VARIANT = Variant(
         "numa-grouping-matches-write": trace_shape(
             "mmap access do_anonymous_page migrate_task_to change_prot_numa access "
             "do_numa_page access change_prot_numa do_numa_page"),
+        "soft-dirty-needs-fault": SOFT_DIRTY_BY_UFFD_UNREGISTER,
     },
 )
