@@ -45,6 +45,7 @@ from numacheck.model.variants import BUILTIN as VARIANTS
 from numacheck.model.variants import resolve as resolve_variant
 from numacheck.model.variants.releases import for_kernel
 from numacheck.properties import BUILTIN as PROPERTIES
+from numacheck.properties import covered_by
 from numacheck.properties import resolve as resolve_property
 from numacheck.properties.base import Property
 from numacheck.reports import html, itf, json_report, junit, sarif, text
@@ -328,7 +329,7 @@ def export(variant: str, properties: Sequence[str], processes: int, pages: int, 
     """Export a variant on an instance as a Promela model with the same state space (for SPIN)."""
     inst = Instance(processes=processes, pages=pages, nodes=nodes)
     chosen = resolve_variant(variant)
-    props = [resolve_property(p) for p in properties] or list(PROPERTIES.values())
+    props = [resolve_property(p) for p in properties] or list(covered_by(inst))
     ts = build(chosen, inst)
     model = to_promela(ts, [p.instantiate(ts, inst) for p in props])
     if output is None:

@@ -40,8 +40,8 @@ def access(mm: MM, p: int, page: int, kind: str) -> None:
 
     If the PTE is present (and writable, for a write) the access completes and the MMU sets
     _PAGE_ACCESSED (and _PAGE_DIRTY, never the software _PAGE_SOFT_DIRTY); otherwise it traps
-    and the fault is pending until the kernel handles it.  Outputs: ``completed`` and ``through_hint`` (the PTE carried a
-    PROT_NONE/NUMA marker).
+    and the fault is pending until the kernel handles it.  Outputs: ``completed`` and
+    ``through_hint`` (the PTE carried a PROT_NONE/NUMA marker).
     """
     write = kind == "write"
     mm.step.require(mm.vma(p).mapped)
