@@ -97,7 +97,13 @@ def uffd_ops(era: str | UffdRule) -> tuple[Operation, ...]:
     """The uffd-area operations of an era: a row of UFFD_RULES, or a rule of its own."""
     rule = lookup(UFFD_RULES, era, "userfaultfd era") if isinstance(era, str) else era
 
-    @operation("uffd_register_wp", rule.citation, area="uffd", p=processes)
+    def cite(function: str, unconfirmed: bool = False) -> Citation:
+        return replace(rule.citation, function=function,
+                       confidence="U" if unconfirmed else rule.citation.confidence)
+
+    @operation("uffd_register_wp", cite("userfaultfd_register(UFFDIO_REGISTER_MODE_WP) -> "
+                                        "vma_can_userfault, userfaultfd_set_vm_flags"),
+               area="uffd", p=processes)
     def register(mm: MM, p: int) -> None:
         """UFFDIO_REGISTER with UFFDIO_REGISTER_MODE_WP over the region: VM_UFFD_WP is set.
 
@@ -111,7 +117,8 @@ def uffd_ops(era: str | UffdRule) -> tuple[Operation, ...]:
             mm.step.require(~vma.VM_SHARED)
         mm.set_vma(p, replace(vma, VM_UFFD_WP=TRUE))
 
-    @operation("uffd_unregister", rule.citation, area="uffd", p=processes)
+    @operation("uffd_unregister", cite("userfaultfd_unregister -> uffd_wp_range(enable_wp=false)",
+                                       unconfirmed=True), area="uffd", p=processes)
     def unregister(mm: MM, p: int) -> None:
         """UFFDIO_UNREGISTER: VM_UFFD_WP is cleared and every PTE unprotected by uffd_wp_range().
 
@@ -125,12 +132,13 @@ def uffd_ops(era: str | UffdRule) -> tuple[Operation, ...]:
             mm.keep_pte(p, i, pte_present(pte), rule.unprotect(mm, pte, vma))
         mm.set_vma(p, replace(vma, VM_UFFD_WP=FALSE))
 
-    @operation("uffd_writeprotect", rule.citation, area="uffd", p=processes, page=pages,
-               mode=choices("on", "off"))
+    @operation("uffd_writeprotect", cite("mwriteprotect_range -> uffd_wp_range -> change_protection"
+                                         "(MM_CP_UFFD_WP | MM_CP_UFFD_WP_RESOLVE)"),
+               area="uffd", p=processes, page=pages, mode=choices("on", "off"))
     def writeprotect(mm: MM, p: int, page: int, mode: str) -> None:
-        """UFFDIO_WRITEPROTECT on one page: ``on`` write-protects and sets _PAGE_UFFD_WP,
-        ``off`` clears it with the era's unprotect rule.
+        """UFFDIO_WRITEPROTECT of one page: ``on`` sets _PAGE_UFFD_WP, ``off`` clears it.
 
+        ``on`` write-protects the PTE too; ``off`` rebuilds it with the era's unprotect rule.
         The VMA must be registered for write-protect (else -ENOENT).  change_protection()
         handles pte_present() entries only (PTE markers on none PTEs, 6.0+, not modelled), and
         its pte_modify() turns a NUMA hint into an ordinary entry.
