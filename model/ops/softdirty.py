@@ -14,7 +14,7 @@ from numacheck.model.system import Citation
 @operation(
     "clear_refs",
     Citation("clear_refs_write(CLEAR_REFS_SOFT_DIRTY) -> clear_refs_pte_range -> clear_soft_dirty",
-             "fs/proc/task_mmu.c", "3.18-current", ("64e455079e1b",), confidence="I",
+             "fs/proc/task_mmu.c, mm/mmap.c", "3.18-current", confidence="V",
              note="every VMA with VM_SOFTDIRTY: vm_flags &= ~VM_SOFTDIRTY, vma_set_page_prot() "
                   "(writenotify: a shared writable mapping loses _PAGE_RW in vm_page_prot); "
                   "every pte_present() PTE, hinted ones too: pte_wrprotect + "
