@@ -7,10 +7,12 @@ from functools import cache
 
 import pytest
 
-from numacheck.checker.outcome import Limits
+from numacheck.checker.explicit import explore
+from numacheck.checker.outcome import Limits, Outcome
 from numacheck.checker.run import Check, run_check
 from numacheck.model.instance import AREA_INSTANCE, AREAS, Instance, schema
 from numacheck.model.ops.vma import mprotect
+from numacheck.model.symmetry import process_fields
 from numacheck.model.system import TransitionSystem
 from numacheck.model.variant import Variant, build
 from numacheck.model.variants import BUILTIN
@@ -54,7 +56,6 @@ def test_the_default_instance_has_no_area_fields_and_no_area_actions() -> None:
 
 def test_area_fields_are_per_process_in_the_same_order() -> None:
     inst = Instance(2, 1, 2, areas=frozenset(AREAS))
-    from numacheck.model.symmetry import process_fields
     zero, one = process_fields(inst, 0), process_fields(inst, 1)
     assert [f.replace("p0.", "p1.", 1) for f in zero] == list(one)
     assert "p0.VM_UFFD_WP" in zero and "p0.pte0.soft_dirty" in zero and "p0.pte0.uffd_wp" in zero
@@ -212,3 +213,18 @@ def test_every_era_meets_its_area_expectations_on_the_area_instance(era: str) ->
     results = run_check(Check(BUILTIN[era], props, "explicit", AREA_INSTANCE, Limits()))
     assert [r.property for r in results if not r.as_expected] == []
     assert all(any(n.startswith("areas covered: numa") for n in r.notes) for r in results)
+
+
+def test_symmetry_over_processes_keeps_the_area_verdicts_and_shortest_lengths() -> None:
+    """The per-process area fields are in the process slots (model/symmetry.py): the reduced
+    search and the plain one agree on every verdict and every counterexample length."""
+    inst = Instance(2, 1, 1, areas=frozenset(AREAS))
+    ts = build(BUILTIN["linux-6.0"], inst)
+    obligations = [p.instantiate(ts, inst) for p in covered_by(inst)]
+    reduced, plain = explore(ts, obligations), explore(ts, obligations, Limits(symmetry=False))
+
+    def seen(outcomes: list[Outcome]) -> list[tuple[str, int | None]]:
+        return [(o.verdict, o.depth if o.verdict == "violated" else None) for o in outcomes]
+
+    assert seen(reduced) == seen(plain)
+    assert ("violated", 6) in seen(reduced)
