@@ -122,4 +122,5 @@ def to_result(variant: Variant, prop: Property, engine: str, ts: TransitionSyste
         expected_trace=None if recorded is None else
         {"length": recorded.length, "functions": sorted(recorded.functions), "steps": list(recorded.steps)},
         trace_mismatch=mismatch,
+        areas=instance.area_names(),
     )

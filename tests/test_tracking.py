@@ -3,7 +3,9 @@ schema of a run without them, and the historic bugs as shortest traces on the er
 
 from __future__ import annotations
 
+import json
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,7 @@ from numacheck.model.variants import BUILTIN
 from numacheck.properties import BUILTIN as PROPERTIES
 from numacheck.properties import covered_by
 from tests.kernel import pte, run, step
+from tests.test_cli import invoke
 
 RW_PRIVATE = "mmap(p=0, prot=readwrite, flags=private)"
 RW_SHARED = "mmap(p=0, prot=readwrite, flags=shared)"
@@ -228,3 +231,31 @@ def test_symmetry_over_processes_keeps_the_area_verdicts_and_shortest_lengths() 
 
     assert seen(reduced) == seen(plain)
     assert ("violated", 6) in seen(reduced)
+
+
+def test_an_area_trace_replays_on_its_areas(tmp_path: Path) -> None:
+    code, _, err = invoke("verify", "-v", "linux-6.0", "-p", "uffd-wp-implies-read-only",
+                          "--format", "itf", "-o", str(tmp_path))
+    assert code == 0, err
+    (trace,) = tmp_path.glob("*.itf.json")
+    assert json.loads(trace.read_text())["#meta"]["numacheck"]["areas"] == list(AREAS)
+    code, out, err = invoke("replay", str(trace))
+    assert code == 0 and "6 steps" in out, err
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (("--areas", "uffd,gup"), "unknown area 'gup'"),
+    (("--areas", "uffd"), "must include numa"),
+    (("--areas", "numa", "-p", "soft-dirty-needs-fault"), "needs area softdirty"),
+])
+def test_areas_option_errors_are_one_line_and_exit_2(args: tuple[str, ...], needle: str) -> None:
+    code, _, err = invoke("verify", "-v", "linux-6.3", *args)
+    assert code == 2 and needle in err and err.count("\n") == 1, err
+
+
+def test_a_result_says_which_areas_it_covered() -> None:
+    code, out, _ = invoke("verify", "-v", "linux-4.9", "-p", "write-requires-vm-write",
+                          "-p", "uffd-wp-implies-read-only", "--format", "json")
+    (result,) = json.loads(out)["results"]  # linux-4.9 has no uffd-wp: not checked there
+    assert code == 0 and result["areas"] == ["numa"]
+    assert "areas covered: numa (not covered: softdirty)" in result["notes"]
