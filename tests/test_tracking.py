@@ -4,6 +4,7 @@ schema of a run without them, and the historic bugs as shortest traces on the er
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from numacheck.checker.explicit import explore
 from numacheck.checker.outcome import Limits, Outcome
 from numacheck.checker.run import Check, run_check
 from numacheck.model.instance import AREA_INSTANCE, AREAS, Instance, schema
+from numacheck.model.ops.numa import MIGRATED_FROM_HINT, NUMA_FAULT_RULES, do_numa_page
 from numacheck.model.ops.vma import mprotect
 from numacheck.model.symmetry import process_fields
 from numacheck.model.system import TransitionSystem
@@ -184,6 +186,18 @@ def test_uffd_wp_shmem_made_writable_by_the_numa_hinting_restore(era: str) -> No
     verdict, trace = shortest(_without(era, "mprotect"), "uffd-wp-implies-read-only")
     assert (verdict, len(trace), trace[-1]) == ("violated", 9, "do_numa_page")
     assert trace[:2] == ["mmap", "mbind"] and "change_prot_numa" in trace
+
+
+@pytest.mark.parametrize(("era", "row", "verdict"), [
+    ("linux-6.0", "5.13", "violated"), ("linux-6.2", "6.2", "holds"), ("linux-6.4", "6.4", "holds")])
+def test_uffd_wp_shmem_made_writable_by_the_migration_rebuild(era: str, row: str, verdict: str) -> None:
+    only_migrations = replace(NUMA_FAULT_RULES[row], outcomes=(MIGRATED_FROM_HINT,))
+    variant = BUILTIN[era].derive(f"{era}-migrating", remove_ops=("mprotect",),
+                                  replace_ops=(do_numa_page(only_migrations),))
+    found, trace = shortest(variant, "uffd-wp-implies-read-only")
+    assert found == verdict
+    if verdict == "violated":  # remove_migration_pte(): mk_pte(new, vm_page_prot) + pte_mkuffd_wp
+        assert len(trace) == 10 and trace[-1] == "do_numa_page" and "migrate_task_to" in trace
 
 
 @pytest.mark.parametrize("era", ["linux-6.2", "linux-6.3", "linux-6.11"])
