@@ -186,7 +186,7 @@ def mprotect(rule: str | tuple[MprotectRule, Citation]) -> Operation:
         read, write = _flags(prot)
         mm.step.require(old.mapped)
         mm.step.require(old.VM_READ.ne(read) | old.VM_WRITE.ne(write))
-        new = replace(old, VM_READ=read, VM_WRITE=write)
+        new = replace(old, mapped=TRUE, VM_READ=read, VM_WRITE=write)
         mm.set_vma(p, new)
         for i in range(mm.inst.pages):
             pte = mm.pte(p, i)
