@@ -26,7 +26,8 @@ VARIANT = Variant(
     not_modelled=not_modelled(
         "mbind(MPOL_F_NUMA_BALANCING) gives shmem a MOF policy only from 5.15 (6d2aec9e123b); "
         "the variant allows it in 5.13-5.14 too (a shmem PTE of a shared writable VMA is "
-        "writable from vm_page_prot at every step, so no verdict depends on it).  5.19's "
-        "PageAnonExclusive reuse rule equals page_count() == 1 here.  PTE-mapped THPs, which "
+        "writable from vm_page_prot at every step, so no verdict depends on it).  "
+        "uffd-wp (5.7+) covers anonymous memory only here; shmem follows in 5.19 "
+        "(linux-5.19).  PTE-mapped THPs, which "
         "do_numa_page() restores without migrating, are not modelled."),
 )

@@ -2,11 +2,11 @@
 
 from numacheck.model.ops.vma import mbind
 from numacheck.model.variant import Variant
-from numacheck.model.variants.common import era_ops
-from numacheck.model.variants.linux_5_13 import VARIANT as LINUX_5_13
+from numacheck.model.variants.common import era_ops, not_modelled
 from numacheck.model.variants.tracking import (
     SOFT_DIRTY_BY_UFFD_UNREGISTER,
     SOFT_DIRTY_UFFD_WP_RANGE,
+    UFFD_BEFORE_6_2_NOT_MODELLED,
     UFFD_WP_BY_MPROTECT,
     UFFD_WP_SHMEM,
 )
@@ -35,5 +35,8 @@ VARIANT = Variant(
         "uffd-wp-implies-read-only": UFFD_WP_BY_MPROTECT,
         "soft-dirty-needs-fault": SOFT_DIRTY_BY_UFFD_UNREGISTER,
     },
-    not_modelled=LINUX_5_13.not_modelled,
+    not_modelled=not_modelled(
+        "mbind(MPOL_F_NUMA_BALANCING) from 5.15 (6d2aec9e123b) is assumed.  PTE-mapped THPs, "
+        "hugetlbfs uffd-wp and PTE markers (uffd-wp on none PTEs, 5.19) are not modelled.  "
+        + UFFD_BEFORE_6_2_NOT_MODELLED),
 )

@@ -6,6 +6,7 @@ from numacheck.model.variants.common import era_ops, not_modelled
 from numacheck.model.variants.tracking import (
     SOFT_DIRTY_BY_UFFD_UNREGISTER,
     SOFT_DIRTY_UFFD_WP_RANGE,
+    UFFD_BEFORE_6_2_NOT_MODELLED,
     UFFD_WP_BY_MPROTECT,
     UFFD_WP_SHMEM,
 )
@@ -43,5 +44,6 @@ VARIANT = Variant(
         "is young and dirty there and could be upgraded by mprotect; the variant rebuilds old "
         "and clean, as 6.0 does (no write bit depends on it).  6.1.13+ stable also has "
         "96a9c287e25d's pte_wrprotect() in remove_migration_pte(), which changes nothing here: "
-        "a readable entry in a shared writable VMA never arises with savedwrite."),
+        "a readable entry in a shared writable VMA never arises with savedwrite.  "
+        + UFFD_BEFORE_6_2_NOT_MODELLED),
 )

@@ -13,6 +13,15 @@ def on_area_instance(functions: str) -> TraceShape:
     return replace(trace_shape(functions), instance=AREA_INSTANCE)
 
 
+#: What the 5.19-6.1 eras' uffd area leaves out or approximates.
+UFFD_BEFORE_6_2_NOT_MODELLED = (
+    "do_fault() builds a shmem PTE from 6.2's vm_page_prot (read-only in a uffd-wp VMA), where "
+    "5.19-6.1 map a read fault writable; the new PTE has no _PAGE_UFFD_WP and UFFDIO_WRITEPROTECT "
+    "write-protects it anyway, so no verdict depends on it.  UFFDIO_UNREGISTER unprotects every "
+    "PTE (the reset on unregister, version unconfirmed).  Trace displays of vm_page_prot use "
+    "6.2's value."
+)
+
 #: uffd-wp PTE of a shared writable shmem VMA made writable by mprotect(PROT_READ|PROT_WRITE).
 UFFD_WP_BY_MPROTECT = on_area_instance(
     "mmap uffd_register_wp access do_fault uffd_writeprotect mprotect")
