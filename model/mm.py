@@ -123,13 +123,17 @@ def maybe_mkwrite(pte: Pte, vma: Vma) -> Pte:
     return pte.with_(write=ite(vma.VM_WRITE, made.write, pte.write))
 
 
-def vma_wants_manual_pte_write_upgrade(vma: Vma, uffd_writenotify: bool = True) -> Expr:
-    """vma_wants_manual_pte_write_upgrade() (6.0+, include/linux/mm.h).
+def vma_wants_manual_pte_write_upgrade(vma: Vma) -> Expr:
+    """vma_wants_manual_pte_write_upgrade() (6.0+, include/linux/mm.h): private: VM_WRITE.
 
-    Shared: vma_wants_writenotify() (for shmem: soft-dirty tracking on, or from 6.2 uffd-wp).
-    Private: VM_WRITE.
+    Shared: vma_wants_writenotify(vma, vma->vm_page_prot), which for shmem (no page_mkwrite) is
+    never true: without soft-dirty tracking or uffd-wp there is nothing to notify, and with them
+    vm_page_prot has already lost _PAGE_RW, so its "open routine did something to the
+    protections" test (vm_page_prot != vm_pgprot_modify(vm_page_prot, vm_flags)) returns 0
+    first; mprotect_fixup() asks with the old vm_page_prot, which differs from the new flags'
+    protection for every protection change.
     """
-    return ite(vma.VM_SHARED, vma_wants_writenotify(vma, uffd_writenotify), vma.VM_WRITE)
+    return ~vma.VM_SHARED & vma.VM_WRITE
 
 
 def is_numa_hint(pte: Pte, vma: Vma) -> Expr:

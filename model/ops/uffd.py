@@ -50,8 +50,8 @@ def _unprotect_vm_get_page_prot(mm: MM, pte: Pte, vma: Vma) -> Pte:
 
 def _unprotect_vm_page_prot(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # 931298e103c2 (6.3): newprot = vma->vm_page_prot, and MM_CP_TRY_CHANGE_WRITABLE where
-    # vma_wants_manual_pte_write_upgrade(): the PTE is upgraded only if
-    # can_change_pte_writable() (soft-dirty and uffd-wp checked) allows it.
+    # vma_wants_manual_pte_write_upgrade() (private writable mappings): the PTE is upgraded
+    # only if can_change_pte_writable() (soft-dirty and uffd-wp checked) allows it.
     ptent = pte_clear_uffd_wp(pte_modify(pte, vm_page_prot(vma), PAGE_CHG_MASK))
     upgrade = (vma_wants_manual_pte_write_upgrade(vma) & ~ptent.write
                & mm.can_change_pte_writable(vma, ptent))

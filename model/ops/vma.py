@@ -118,7 +118,7 @@ def _mprotect_6_0(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # `if (pte_protnone(pte) || !pte_dirty(pte)) return false;`, so only a dirty exclusive
     # anonymous page is made writable without a fault.  No uffd-wp writenotify yet (6.2).
     ptent = pte_modify(pte, vm_page_prot(vma, uffd_writenotify=False), PAGE_CHG_MASK)
-    upgrade = (ptent.dirty & vma_wants_manual_pte_write_upgrade(vma, uffd_writenotify=False)
+    upgrade = (ptent.dirty & vma_wants_manual_pte_write_upgrade(vma)
                & ~ptent.write & mm.can_change_pte_writable(vma, ptent))
     return pte_select(upgrade, pte_mkwrite(ptent), ptent)
 
@@ -133,7 +133,7 @@ def _soft_dirty_wp_64fe24a3e05e(vma: Vma, pte: Pte) -> Expr:
 def _mprotect_64fe24a3e05e(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # 64fe24a3e05e alone (mm-unstable, 6.0 merge window; 76aefad628aa fixed it before 6.0-rc1).
     ptent = pte_modify(pte, vm_page_prot(vma, uffd_writenotify=False), PAGE_CHG_MASK)
-    upgrade = (ptent.dirty & vma_wants_manual_pte_write_upgrade(vma, uffd_writenotify=False)
+    upgrade = (ptent.dirty & vma_wants_manual_pte_write_upgrade(vma)
                & ~ptent.write & mm.can_change_pte_writable(vma, ptent, _soft_dirty_wp_64fe24a3e05e))
     return pte_select(upgrade, pte_mkwrite(ptent), ptent)
 
