@@ -40,6 +40,8 @@ def _any_uffd_wp(pre: MM, post: MM, action: Action) -> Expr:
     area="uffd",
 )
 def uffd_wp_implies_read_only(pre: MM, post: MM, action: Action) -> Expr:
+    """Every uffd-wp PTE before the step keeps the bit and stays read-only (unless userspace
+    unprotects or unmaps it), and no uffd-wp PTE is writable after the step."""
     checks = []
     for p, i in pre.ptes():
         after = post.pte(p, i)
@@ -70,6 +72,7 @@ def _waiting_for_write(mm: MM) -> Expr:
     area="softdirty",
 )
 def soft_dirty_needs_fault(mm: MM) -> Expr:
+    """``vma_soft_dirty_enabled(vma) && !pte_soft_dirty(pte) => !pte_write(pte)`` for every PTE."""
     return all_((mm.vma(p).mapped & vma_soft_dirty_enabled(mm.vma(p)) & ~mm.pte(p, i).soft_dirty)
                 .implies(~mm.pte(p, i).write) for p, i in mm.ptes())
 
