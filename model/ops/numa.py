@@ -216,8 +216,8 @@ def _no_group_6_2(mm: MM, orig: Pte, restored: Pte, vma: Vma) -> Expr:
 def _rebuild_4_0(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # try_to_unmap_one: entry writable iff pte_write; dirty moved to the page.
     # remove_migration_pte: pte_mkold(mk_pte(new, vm_page_prot)); maybe_mkwrite if writable.
-    # The entry carries soft-dirty and (5.7+, f45ec5ff16a7) uffd-wp, which come back without a
-    # write-protect: pte_mkuffd_wp() alone, so before 6.2 vm_page_prot decides (S32).
+    # The entry carries soft-dirty and (5.7+) uffd-wp, which come back without a write-protect:
+    # pte_mkuffd_wp() alone, so before 6.2 vm_page_prot decides (reference 2.4, S32) [I].
     new = _migration_bits(pte, pte_mkold(mk_pte(pte.pfn, vm_page_prot(vma, uffd_writenotify=False))))
     return pte_select(pte.write, maybe_mkwrite(new, vma), new)
 
