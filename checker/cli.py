@@ -38,13 +38,14 @@ from numacheck.checker.traces.itf import ItfError, ItfTrace
 from numacheck.checker.traces.itf import load as itf_load
 from numacheck.checker.traces.replay_itf import replay_itf
 from numacheck.model.expr import ModelError
-from numacheck.model.instance import Instance
+from numacheck.model.instance import AREA_INSTANCE, AREAS, DEFAULT_AREAS, Instance
 from numacheck.model.system import Citation
 from numacheck.model.variant import Variant, build
 from numacheck.model.variants import BUILTIN as VARIANTS
 from numacheck.model.variants import resolve as resolve_variant
 from numacheck.model.variants.releases import for_kernel
 from numacheck.properties import BUILTIN as PROPERTIES
+from numacheck.properties import covered_by
 from numacheck.properties import resolve as resolve_property
 from numacheck.properties.base import Property
 from numacheck.reports import html, itf, json_report, junit, sarif, text
@@ -85,6 +86,10 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
               help="Processes, each with one VMA.")
 @click.option("--pages", type=int, default=Instance.pages, show_default=True, help="Pages per VMA.")
 @click.option("--nodes", type=int, default=Instance.nodes, show_default=True, help="NUMA nodes.")
+@click.option("--areas", default=None, metavar="AREA,...",
+              help=f"Kernel areas to cover, comma-separated, from {','.join(AREAS)} (default: numa on "
+                   "the given sizes, then the other areas' properties on 1 process x 1 page, 2 nodes "
+                   "with every area).")
 @click.option("--depth", type=int, default=DEFAULT_DEPTH, show_default=True,
               help="Unrolling depth of the bmc and kind engines (and PDR's BMC lane).")
 @click.option("--max-states", type=int, default=DEFAULT_MAX_STATES, show_default=True,
@@ -109,14 +114,17 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
               help="Fail (exit 1) on any change from this earlier --format json report.")
 def verify(variants: Sequence[str], kernels: Sequence[str], properties: Sequence[str], engine: str,
            processes: int,
-           pages: int, nodes: int, depth: int, max_states: int, timeout: float | None,
+           pages: int, nodes: int, areas: str | None, depth: int, max_states: int,
+           timeout: float | None,
            max_memory: float | None, seed: int, jobs: int, fmt: str, output: str | None, no_traces: bool,
            show_invariant: bool, no_symmetry: bool, baseline: str | None) -> None:
     """Check variants against properties and compare with each variant's expectations."""
-    inst = Instance(processes=processes, pages=pages, nodes=nodes)
+    inst = Instance(processes=processes, pages=pages, nodes=nodes,
+                    areas=DEFAULT_AREAS if areas is None else _areas(areas))
     chosen_variants = ([resolve_variant(v) for v in variants] + _kernel_variants(kernels)
                        or list(VARIANTS.values()))
     chosen_props = [resolve_property(p) for p in properties] or list(PROPERTIES.values())
+    passes = _passes(inst, chosen_props, explicit=areas is not None, named=bool(properties))
     if max_states < 1:
         raise UsageProblemError("--max-states must be at least 1")
     if timeout is not None and not timeout > 0:  # also rejects nan
@@ -133,7 +141,9 @@ def verify(variants: Sequence[str], kernels: Sequence[str], properties: Sequence
     earlier = _baseline(baseline)
     limits = Limits(max_states=max_states, timeout=timeout, max_memory_mb=max_memory, depth=depth,
                     seed=seed, symmetry=not no_symmetry)
-    plan = [Check(v, tuple(chosen_props), engine, inst, limits) for v in chosen_variants]
+    plan = [Check(v, props, engine, pass_inst, limits) for pass_inst, pass_props in passes
+            for v in chosen_variants
+            if (props := tuple(p for p in pass_props if p.area in v.areas))]
     start = time.monotonic()
     display = ProgressDisplay(sys.stderr, sys.stderr.isatty(), [c.variant.name for c in plan], jobs)
     display.begin()
@@ -159,6 +169,35 @@ def verify(variants: Sequence[str], kernels: Sequence[str], properties: Sequence
         if changed:
             code = EXIT_UNEXPECTED
     sys.exit(code)
+
+
+def _areas(text: str) -> frozenset[str]:
+    names = frozenset(a.strip() for a in text.split(",") if a.strip())
+    unknown = sorted(names - set(AREAS))
+    if unknown:
+        raise UsageProblemError(f"--areas: unknown area {unknown[0]!r}; areas: {', '.join(AREAS)}")
+    if "numa" not in names:
+        raise UsageProblemError("--areas must include numa, the base model every other area extends")
+    return names
+
+
+def _passes(inst: Instance, props: Sequence[Property], explicit: bool,
+            named: bool) -> list[tuple[Instance, tuple[Property, ...]]]:
+    """The (instance, properties) passes of a run.
+
+    With --areas: one pass on ``inst``; a property of an area it lacks is an error when named,
+    left out otherwise.  Without: the numa properties on ``inst``, then the other areas'
+    properties on AREA_INSTANCE (every area on).
+    """
+    if explicit:
+        missing = [p for p in props if p.area not in inst.areas]
+        if missing and named:
+            raise UsageProblemError(f"property {missing[0].name} needs area {missing[0].area}; "
+                                    f"add it to --areas (e.g. --areas numa,{missing[0].area})")
+        return [(inst, tuple(p for p in props if p.area in inst.areas))]
+    base = tuple(p for p in props if p.area in inst.areas)
+    extra = tuple(p for p in props if p.area not in inst.areas)
+    return [(i, ps) for i, ps in ((inst, base), (AREA_INSTANCE, extra)) if ps]
 
 
 def _baseline(path: str | None) -> Baseline | None:
@@ -267,7 +306,7 @@ def export(variant: str, properties: Sequence[str], processes: int, pages: int, 
     """Export a variant on an instance as a Promela model with the same state space (for SPIN)."""
     inst = Instance(processes=processes, pages=pages, nodes=nodes)
     chosen = resolve_variant(variant)
-    props = [resolve_property(p) for p in properties] or list(PROPERTIES.values())
+    props = [resolve_property(p) for p in properties] or list(covered_by(inst))
     destination = _destination(output)
     try:
         ts = build(chosen, inst)

@@ -121,6 +121,8 @@ class Result:
     expected_trace: dict[str, object] | None = None
     #: Why the counterexample found is not the recorded one (empty when it is, or none is recorded).
     trace_mismatch: str = ""
+    #: The kernel areas of the instance the check ran on (model.instance.AREAS).
+    areas: tuple[str, ...] = ("numa",)
 
     @builtins.property
     def as_expected(self) -> bool:

@@ -77,6 +77,14 @@ def run_check(check: Check, progress: Progress | None = None) -> list[Result]:
     ]
 
 
+def covered_areas(variant: Variant, instance: Instance) -> str:
+    """The note every result carries: the kernel areas the run explored (a left-out area can
+    hide a violation), and those the era has that the instance left out."""
+    covered = [a for a in instance.area_names() if a in variant.areas]
+    left = sorted(variant.areas - instance.areas)
+    return f"areas covered: {', '.join(covered)}" + (f" (not covered: {', '.join(left)})" if left else "")
+
+
 def to_result(variant: Variant, prop: Property, engine: str, ts: TransitionSystem,
               outcome: Outcome, instance: Instance, limits: Limits) -> Result:
     """An engine outcome as a Result, with expectation, recorded trace shape and rendered trace."""
@@ -108,11 +116,12 @@ def to_result(variant: Variant, prop: Property, engine: str, ts: TransitionSyste
         certificate_checked=outcome.certificate_checked,
         certificate_core=outcome.certificate_core,
         message=outcome.message,
-        notes=outcome.notes,
+        notes=(*outcome.notes, covered_areas(variant, instance)),
         variant_source=variant_location(variant, prop.name),
         property_source=property_location(prop),
         instance=instance.sizes(),
         expected_trace=None if recorded is None else
         {"length": recorded.length, "functions": sorted(recorded.functions), "steps": list(recorded.steps)},
         trace_mismatch=mismatch,
+        areas=instance.area_names(),
     )

@@ -4,15 +4,18 @@ A user variant file imports what it needs from here; see README ("Checking a pat
 """
 
 from numacheck.model.expr import FALSE, TRUE, Expr, ModelError, all_, any_, ite
-from numacheck.model.instance import Instance
+from numacheck.model.instance import AREAS, Instance
 from numacheck.model.mm import (
     MM,
     Vma,
     is_cow_mapping,
     is_numa_hint,
     maybe_mkwrite,
+    userfaultfd_pte_wp,
+    userfaultfd_wp,
     vm_page_prot,
     vma_is_accessible,
+    vma_soft_dirty_enabled,
     vma_wants_manual_pte_write_upgrade,
 )
 from numacheck.model.operation import Operation, choices, operation, pages, processes
@@ -26,6 +29,8 @@ from numacheck.model.pte import (
     Pgprot,
     Pte,
     mk_pte,
+    pte_clear_soft_dirty,
+    pte_clear_uffd_wp,
     pte_dirty,
     pte_mkclean,
     pte_mkdirty,
@@ -33,6 +38,7 @@ from numacheck.model.pte import (
     pte_mknuma,
     pte_mkold,
     pte_mkspecial,
+    pte_mkuffd_wp,
     pte_mkwrite,
     pte_mkyoung,
     pte_modify,
@@ -41,7 +47,9 @@ from numacheck.model.pte import (
     pte_present,
     pte_protnone,
     pte_select,
+    pte_soft_dirty,
     pte_special,
+    pte_uffd_wp,
     pte_write,
     pte_wrprotect,
     pte_young,
@@ -51,13 +59,15 @@ from numacheck.model.variant import TraceShape, Variant, build, trace_shape
 from numacheck.model.variants import BUILTIN as VARIANTS
 
 __all__ = [
-    "FALSE", "MM", "PAGE_CHG_MASK", "PAGE_COPY", "PAGE_NONE", "PAGE_READONLY", "PAGE_SHARED",
-    "PTE_NONE", "TRUE", "VARIANTS", "Citation", "Expr", "Instance", "ModelError", "Operation",
-    "Pgprot", "Pte", "TraceShape", "Variant", "Vma", "all_", "any_", "build", "choices",
-    "is_cow_mapping", "is_numa_hint", "ite", "maybe_mkwrite", "mk_pte", "operation", "pages",
-    "processes", "pte_dirty", "pte_mkclean", "pte_mkdirty", "pte_mknonnuma", "pte_mknuma",
-    "pte_mkold", "pte_mkspecial", "pte_mkwrite", "pte_mkyoung", "pte_modify", "pte_none",
-    "pte_numa", "pte_present", "pte_protnone", "pte_select", "pte_special", "pte_write",
-    "pte_wrprotect", "pte_young", "trace_shape", "vm_page_prot", "vma_is_accessible",
+    "AREAS", "FALSE", "MM", "PAGE_CHG_MASK", "PAGE_COPY", "PAGE_NONE", "PAGE_READONLY",
+    "PAGE_SHARED", "PTE_NONE", "TRUE", "VARIANTS", "Citation", "Expr", "Instance", "ModelError",
+    "Operation", "Pgprot", "Pte", "TraceShape", "Variant", "Vma", "all_", "any_", "build",
+    "choices", "is_cow_mapping", "is_numa_hint", "ite", "maybe_mkwrite", "mk_pte", "operation",
+    "pages", "processes", "pte_clear_soft_dirty", "pte_clear_uffd_wp", "pte_dirty", "pte_mkclean",
+    "pte_mkdirty", "pte_mknonnuma", "pte_mknuma", "pte_mkold", "pte_mkspecial", "pte_mkuffd_wp",
+    "pte_mkwrite", "pte_mkyoung", "pte_modify", "pte_none", "pte_numa", "pte_present",
+    "pte_protnone", "pte_select", "pte_soft_dirty", "pte_special", "pte_uffd_wp",
+    "pte_write", "pte_wrprotect", "pte_young", "trace_shape", "userfaultfd_pte_wp",
+    "userfaultfd_wp", "vm_page_prot", "vma_is_accessible", "vma_soft_dirty_enabled",
     "vma_wants_manual_pte_write_upgrade",
 ]

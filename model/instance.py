@@ -21,6 +21,13 @@ MAX_NODES = 4
 
 FAULT_KINDS = ("none", "read", "write")
 
+#: Kernel areas an instance may cover.  ``numa`` is the base model (VMAs, faults, COW, fork,
+#: NUMA balancing); ``softdirty`` adds the soft-dirty bits and clear_refs, ``uffd`` the
+#: userfaultfd write-protect bits and ioctls.  An area's fields and operations exist only on an
+#: instance that covers it, so a run without it has exactly the base model's states.
+AREAS = ("numa", "softdirty", "uffd")
+DEFAULT_AREAS = frozenset({"numa"})
+
 #: PTE bits the model keeps, with the name x86 gives them (arch/x86/include/asm/pgtable_types.h).
 PTE_BITS = {
     "present": "_PAGE_PRESENT",
@@ -35,6 +42,14 @@ PTE_BITS = {
 #: VMA state the model keeps: whether the VMA exists, then its vm_flags.
 VMA_FLAGS = ("mapped", "VM_READ", "VM_WRITE", "VM_SHARED")
 
+#: PTE bits and VMA flags of the optional areas, by area (x86 names as above).
+AREA_PTE_BITS = {"softdirty": {"soft_dirty": "_PAGE_SOFT_DIRTY"}, "uffd": {"uffd_wp": "_PAGE_UFFD_WP"}}
+AREA_VMA_FLAGS = {"softdirty": ("VM_SOFTDIRTY",), "uffd": ("VM_UFFD_WP",)}
+
+
+def _all_areas_instance() -> Instance:
+    return Instance(processes=1, pages=1, nodes=2, areas=frozenset(AREAS))
+
 
 class InstanceError(ModelError):
     """An instance size that cannot be built."""
@@ -47,8 +62,16 @@ class Instance:
     processes: int = 2
     pages: int = 1
     nodes: int = 2
+    #: The kernel areas covered (see AREAS); ``numa`` is always among them.
+    areas: frozenset[str] = DEFAULT_AREAS
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "areas", frozenset(self.areas))
+        unknown = sorted(self.areas - set(AREAS))
+        if unknown:
+            raise InstanceError(f"--areas: unknown area {unknown[0]!r}; areas: {', '.join(AREAS)}")
+        if "numa" not in self.areas:
+            raise InstanceError("--areas must include numa, the base model every other area extends")
         for name, value, top in (
             ("processes", self.processes, MAX_PROCESSES),
             ("pages", self.pages, MAX_PAGES),
@@ -85,15 +108,39 @@ class Instance:
         """The sizes by option name (``processes``, ``pages``, ``nodes``)."""
         return {"processes": self.processes, "pages": self.pages, "nodes": self.nodes}
 
+    def area_names(self) -> tuple[str, ...]:
+        """The areas covered, in the order of AREAS."""
+        return tuple(a for a in AREAS if a in self.areas)
+
+    def pte_bits(self) -> dict[str, str]:
+        """The PTE bits this instance keeps: the base bits, then those of its areas."""
+        out = dict(PTE_BITS)
+        for area in self.area_names():
+            out.update(AREA_PTE_BITS.get(area, {}))
+        return out
+
+    def vma_flags(self) -> tuple[str, ...]:
+        """The VMA flags this instance keeps: the base flags, then those of its areas."""
+        return VMA_FLAGS + tuple(f for area in self.area_names() for f in AREA_VMA_FLAGS.get(area, ()))
+
     def describe(self) -> str:
-        """The sizes in words."""
-        return f"{self.processes} processes x {self.pages} pages, {self.nodes} nodes"
+        """The sizes in words (and the areas, when more than the base model)."""
+        sizes = f"{self.processes} processes x {self.pages} pages, {self.nodes} nodes"
+        if self.areas == DEFAULT_AREAS:
+            return sizes
+        return f"{sizes}, areas {'+'.join(self.area_names())}"
+
+
+#: Where a run without --areas checks the properties of the areas beyond numa: every area on,
+#: the smallest instance with two nodes (a few seconds for every era).
+AREA_INSTANCE = _all_areas_instance()
 
 
 def pte_name(p: int, i: int, bit: str) -> str:
     """Field name of one part of the PTE of process ``p``, page ``i``: ``bit`` is a :class:`Pte`
     attribute (``write`` -> ``p0.pte[0]._PAGE_RW``), ``pfn`` or ``shadow_write``."""
-    return f"p{p}.pte[{i}].{PTE_BITS.get(bit, bit)}"
+    label = PTE_BITS.get(bit) or next((b[bit] for b in AREA_PTE_BITS.values() if bit in b), bit)
+    return f"p{p}.pte[{i}].{label}"
 
 
 def vma_name(p: int, flag: str) -> str:
@@ -131,7 +178,7 @@ def schema(inst: Instance) -> Schema:
     fields: list[Field] = []
     frames = inst.frame_names()
     for p in range(inst.processes):
-        for flag in VMA_FLAGS:
+        for flag in inst.vma_flags():
             fields.append(bool_field(vma_name(p, flag), **_place(vma_name(p, flag))))
         node, fault, page = (task_name(p, w) for w in ("numa_node_id", "fault", "fault_page"))
         fields.append(int_field(node, 0, inst.nodes - 1, **_place(node)))
@@ -139,7 +186,7 @@ def schema(inst: Instance) -> Schema:
                                  doc="The access that trapped and awaits its fault handler."))
         fields.append(int_field(page, 0, inst.pages - 1, **_place(page)))
         for i in range(inst.pages):
-            for bit in PTE_BITS:
+            for bit in inst.pte_bits():
                 fields.append(bool_field(pte_name(p, i, bit), **_place(pte_name(p, i, bit))))
             pfn, shadow = pte_name(p, i, "pfn"), pte_name(p, i, "shadow_write")
             fields.append(enum_field(pfn, frames, **_place(pfn)))

@@ -15,8 +15,6 @@ from numacheck.model.builder import Step
 from numacheck.model.expr import FALSE, TRUE, Expr, any_, count, ite, lift, select
 from numacheck.model.instance import (
     FAULT_KINDS,
-    PTE_BITS,
-    VMA_FLAGS,
     Instance,
     frame_name,
     pte_name,
@@ -33,35 +31,83 @@ from numacheck.model.pte import (
     pte_select,
 )
 
-_PTE_FIELDS = (*PTE_BITS, "pfn")
-
 
 @dataclass(frozen=True)
 class Vma:
-    """A VMA: whether the process maps the region, and its vm_flags."""
+    """A VMA: whether the process maps the region, and its vm_flags.
+
+    VM_SOFTDIRTY and VM_UFFD_WP belong to the softdirty and uffd areas; without the area they
+    are constants: VM_SOFTDIRTY set (tracking off, as every new VMA starts), VM_UFFD_WP clear.
+    """
 
     mapped: Expr
     VM_READ: Expr
     VM_WRITE: Expr
     VM_SHARED: Expr
+    VM_SOFTDIRTY: Expr = TRUE
+    VM_UFFD_WP: Expr = FALSE
 
 
-def vm_page_prot(vma: Vma) -> Pgprot:
-    """vma->vm_page_prot as vm_get_page_prot() computes it from protection_map[] (x86).
+def vma_soft_dirty_enabled(vma: Vma) -> Expr:
+    """vma_soft_dirty_enabled() (mm/internal.h): VM_SOFTDIRTY *clear* means tracking is on."""
+    return ~vma.VM_SOFTDIRTY
+
+
+def userfaultfd_wp(vma: Vma) -> Expr:
+    """userfaultfd_wp(): the VMA is registered for write-protect (VM_UFFD_WP)."""
+    return vma.VM_UFFD_WP
+
+
+def userfaultfd_pte_wp(vma: Vma, pte: Pte) -> Expr:
+    """userfaultfd_pte_wp(): a uffd-wp registered VMA and a PTE with _PAGE_UFFD_WP."""
+    return userfaultfd_wp(vma) & pte.uffd_wp
+
+
+def pte_needs_soft_dirty_wp(vma: Vma, pte: Pte) -> Expr:
+    """pte_needs_soft_dirty_wp() (mm/internal.h): tracking on and the PTE not soft-dirty, so a
+    write must fault to mark it (76aefad628aa's polarity)."""
+    return vma_soft_dirty_enabled(vma) & ~pte.soft_dirty
+
+
+def vma_wants_writenotify(vma: Vma, uffd_writenotify: bool = True) -> Expr:
+    """vma_wants_writenotify() for the model's shared mappings (mm/mmap.c).
+
+    shmem has no page_mkwrite and no dirty accounting; what is left is soft-dirty tracking
+    (``!(vm_flags & VM_SOFTDIRTY)``) and, from 51d3d5eb74ff (6.2), ``userfaultfd_wp(vma)``.
+    Before 6.2 (``uffd_writenotify=False``) a uffd-wp registered shmem VMA keeps a writable
+    vm_page_prot.
+    """
+    uffd = userfaultfd_wp(vma) if uffd_writenotify else FALSE
+    return vma.VM_SHARED & vma.VM_WRITE & (vma_soft_dirty_enabled(vma) | uffd)
+
+
+def vm_page_prot(vma: Vma, uffd_writenotify: bool = True) -> Pgprot:
+    """vma->vm_page_prot as vma_set_page_prot() computes it from protection_map[] (x86).
 
     PROT_NONE gives PAGE_NONE; a private mapping gets PAGE_COPY (read-only) even with VM_WRITE,
     because write permission in a COW mapping comes only from a write fault; a shared writable
-    mapping gets PAGE_SHARED.  shmem has no page_mkwrite and no dirty accounting, and new VMAs
-    have VM_SOFTDIRTY (tracking off), so vma_wants_writenotify() is false and nothing strips
-    the write bit from a shared writable mapping (mm/mmap.c).
+    mapping gets PAGE_SHARED unless vma_wants_writenotify() strips _PAGE_RW (soft-dirty
+    tracking on, or a uffd-wp VMA from 6.2).  The model recomputes it from the flags wherever
+    the kernel would (mmap, mprotect, clear_refs, and from 6.2 uffd register/unregister), so
+    a function of the flags is enough; ``uffd_writenotify=False`` is 5.19-6.1's value.
     """
     accessible = vma_is_accessible(vma)
-    shared_write = vma.VM_SHARED & vma.VM_WRITE
+    shared_write = vma.VM_SHARED & vma.VM_WRITE & ~vma_wants_writenotify(vma, uffd_writenotify)
     return Pgprot(
         present=accessible,
         protnone=~accessible,
         write=shared_write,
     )
+
+
+def vm_get_page_prot(vma: Vma) -> Pgprot:
+    """vm_get_page_prot(vm_flags): protection_map[] alone, without vma_wants_writenotify().
+
+    What uffd_wp_range() used before 931298e103c2, so a shared writable VMA got PAGE_SHARED
+    whatever soft-dirty tracking wanted.
+    """
+    accessible = vma_is_accessible(vma)
+    return Pgprot(present=accessible, protnone=~accessible, write=vma.VM_SHARED & vma.VM_WRITE)
 
 
 def vma_is_accessible(vma: Vma) -> Expr:
@@ -81,10 +127,14 @@ def maybe_mkwrite(pte: Pte, vma: Vma) -> Pte:
 
 
 def vma_wants_manual_pte_write_upgrade(vma: Vma) -> Expr:
-    """vma_wants_manual_pte_write_upgrade() (6.2, include/linux/mm.h).
+    """vma_wants_manual_pte_write_upgrade() (6.0+, include/linux/mm.h): private: VM_WRITE.
 
-    Shared: vma_wants_writenotify(), false for shmem (no page_mkwrite, no writeback, soft-dirty
-    tracking off on new VMAs, no uffd-wp).  Private: VM_WRITE.
+    Shared: vma_wants_writenotify(vma, vma->vm_page_prot), which for shmem (no page_mkwrite) is
+    never true: without soft-dirty tracking or uffd-wp there is nothing to notify, and with them
+    vm_page_prot has already lost _PAGE_RW, so its "open routine did something to the
+    protections" test (vm_page_prot != vm_pgprot_modify(vm_page_prot, vm_flags)) returns 0
+    first; mprotect_fixup() asks with the old vm_page_prot, which differs from the new flags'
+    protection for every protection change.
     """
     return ~vma.VM_SHARED & vma.VM_WRITE
 
@@ -113,12 +163,12 @@ class MM:
 
     # VMAs and tasks -------------------------------------------------------------------------
     def vma(self, p: int) -> Vma:
-        """The VMA of process ``p``."""
-        return Vma(**{flag: self.step.read(vma_name(p, flag)) for flag in VMA_FLAGS})
+        """The VMA of process ``p`` (flags of areas the instance lacks keep their constants)."""
+        return Vma(**{flag: self.step.read(vma_name(p, flag)) for flag in self.inst.vma_flags()})
 
     def set_vma(self, p: int, vma: Vma) -> None:
         """Replace the VMA of process ``p``."""
-        for flag in VMA_FLAGS:
+        for flag in self.inst.vma_flags():
             self.step.write(vma_name(p, flag), getattr(vma, flag))
 
     def task_node(self, p: int) -> Expr:
@@ -152,13 +202,16 @@ class MM:
         self.step.write(task_name(p, "fault_page"), 0)
 
     # PTEs -------------------------------------------------------------------------------------
+    def _pte_fields(self) -> tuple[str, ...]:
+        return (*self.inst.pte_bits(), "pfn")
+
     def pte(self, p: int, i: int) -> Pte:
-        """The PTE of process ``p`` at page ``i``."""
-        return Pte(**{bit: self.step.read(pte_name(p, i, bit)) for bit in _PTE_FIELDS})
+        """The PTE of process ``p`` at page ``i`` (bits of areas the instance lacks read 0)."""
+        return Pte(**{bit: self.step.read(pte_name(p, i, bit)) for bit in self._pte_fields()})
 
     def set_pte_at(self, p: int, i: int, pte: Pte) -> None:
         """set_pte_at(): store a PTE."""
-        for bit in _PTE_FIELDS:
+        for bit in self._pte_fields():
             self.step.write(pte_name(p, i, bit), getattr(pte, bit))
 
     def shadow_write(self, p: int, i: int) -> Expr:
@@ -263,14 +316,20 @@ class MM:
         """Whether vm_normal_page() finds a struct page: false for special (zero-page) PTEs."""
         return ~pte.special
 
-    def can_change_pte_writable(self, vma: Vma, pte: Pte) -> Expr:
+    def can_change_pte_writable(self, vma: Vma, pte: Pte,
+                                needs_soft_dirty_wp: Callable[[Vma, Pte], Expr] = pte_needs_soft_dirty_wp
+                                ) -> Expr:
         """can_change_pte_writable() (6.2, mm/mprotect.c, after d84887739d5c).
 
-        VM_WRITE; not protnone; soft-dirty and uffd-wp tracking are off in this model; a private
-        mapping needs an exclusive anonymous page, a shared one a dirty PTE.
+        VM_WRITE; not protnone; no write fault needed for soft-dirty tracking
+        (``needs_soft_dirty_wp``: 76aefad628aa's test unless an era passes its own) or for uffd-wp
+        (userfaultfd_pte_wp); a private mapping needs an exclusive anonymous page, a shared one
+        a dirty PTE.
         """
         private_ok = self.vm_normal_page(pte) & self.PageAnon(pte.pfn) & self.PageAnonExclusive(pte.pfn)
-        return vma.VM_WRITE & ~pte_protnone(pte) & ite(vma.VM_SHARED, pte.dirty, private_ok)
+        tracking_ok = ~needs_soft_dirty_wp(vma, pte) & ~userfaultfd_pte_wp(vma, pte)
+        return (vma.VM_WRITE & ~pte_protnone(pte) & tracking_ok
+                & ite(vma.VM_SHARED, pte.dirty, private_ok))
 
     # Ghost maintenance --------------------------------------------------------------------------
     def finish(self) -> None:
@@ -282,7 +341,8 @@ class MM:
         """
         touched = self.step.written()
         for p, i in self.ptes():
-            names = [pte_name(p, i, bit) for bit in _PTE_FIELDS] + [vma_name(p, f) for f in VMA_FLAGS]
+            names = ([pte_name(p, i, bit) for bit in self._pte_fields()]
+                     + [vma_name(p, f) for f in self.inst.vma_flags()])
             name = pte_name(p, i, "shadow_write")
             if name in touched or any(n in touched for n in names):
                 hint = is_numa_hint(self.pte(p, i), self.vma(p))

@@ -51,6 +51,8 @@ class Operation:
     citation: Citation
     params: Mapping[str, Domain] = field(default_factory=dict)
     where: Callable[..., bool] | None = None
+    #: The kernel area it belongs to (instance.AREAS): an instance without it has no such actions.
+    area: str = "numa"
 
     @property
     def doc(self) -> str:
@@ -66,7 +68,9 @@ class Operation:
                 yield binding
 
     def instantiate(self, inst: Instance) -> Iterator[Action]:
-        """One action per parameter assignment."""
+        """One action per parameter assignment (none when the instance lacks the area)."""
+        if self.area not in inst.areas:
+            return
         sch = schema(inst)
         for binding in self.bindings(inst):
             step = Step(sch)
@@ -88,11 +92,13 @@ def operation(
     name: str,
     citation: Citation,
     where: Callable[..., bool] | None = None,
+    area: str = "numa",
     **params: Domain,
 ) -> Callable[[Callable[..., None]], Operation]:
-    """Decorator: turn a body ``f(mm, **params)`` into an :class:`Operation`."""
+    """Decorator: turn a body ``f(mm, **params)`` into an :class:`Operation` of ``area``."""
 
     def wrap(body: Callable[..., None]) -> Operation:
-        return Operation(name=name, body=body, citation=citation, params=params, where=where)
+        return Operation(name=name, body=body, citation=citation, params=params, where=where,
+                         area=area)
 
     return wrap

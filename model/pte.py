@@ -6,7 +6,8 @@ and behaves like its kernel counterpart in arch/x86/include/asm/pgtable.h, so an
 like the C it models.  Bit layout (pgtable_types.h): _PAGE_PRESENT bit 0, _PAGE_RW bit 1,
 _PAGE_ACCESSED bit 5, _PAGE_DIRTY bit 6, _PAGE_PROTNONE = _PAGE_GLOBAL bit 8 (4.0+),
 _PAGE_SPECIAL bit 9, and on 3.19 _PAGE_NUMA, which shares bit 9's slot in the non-present
-encoding.
+encoding.  The software bits _PAGE_SOFT_DIRTY (bit 58) and _PAGE_UFFD_WP (bit 10) belong to the
+softdirty and uffd areas: on an instance without the area they are the constant 0.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Pte:
     young: Expr
     special: Expr
     pfn: Expr
+    soft_dirty: Expr = FALSE
+    uffd_wp: Expr = FALSE
 
     def with_(self, **changes: Expr | bool | int) -> Pte:
         """A copy with some bits replaced."""
@@ -53,9 +56,10 @@ PAGE_COPY = PAGE_READONLY
 PAGE_SHARED = Pgprot(TRUE, FALSE, TRUE)
 
 #: _PAGE_CHG_MASK: the bits pte_modify() keeps from the old PTE (pgtable_types.h); every other
-#: modelled bit comes from the new protection.  3.19 also keeps _PAGE_NUMA.
-PAGE_CHG_MASK_3_19 = frozenset({"pfn", "special", "young", "dirty", "numa"})
-PAGE_CHG_MASK = frozenset({"pfn", "special", "young", "dirty"})
+#: modelled bit comes from the new protection.  3.19 also keeps _PAGE_NUMA.  _PAGE_SOFT_DIRTY is
+#: in the mask since 3.11 (0f8975ec4db2), _PAGE_UFFD_WP since 5.7 (uffd-wp does not exist before).
+PAGE_CHG_MASK_3_19 = frozenset({"pfn", "special", "young", "dirty", "numa", "soft_dirty", "uffd_wp"})
+PAGE_CHG_MASK = frozenset({"pfn", "special", "young", "dirty", "soft_dirty", "uffd_wp"})
 
 _PROT_BITS = {"present", "protnone", "write"}
 
@@ -115,8 +119,37 @@ def pte_wrprotect(pte: Pte) -> Pte:
 
 
 def pte_mkdirty(pte: Pte) -> Pte:
-    """pte_mkdirty(): set _PAGE_DIRTY (and _PAGE_SOFT_DIRTY, not modelled)."""
-    return pte.with_(dirty=TRUE)
+    """pte_mkdirty(): set _PAGE_DIRTY and _PAGE_SOFT_DIRTY (x86: both, pgtable.h).
+
+    The MMU sets only _PAGE_DIRTY on a write (see hw_access_ok); soft-dirty comes from software,
+    so a write that completes without a fault never marks a clean-of-soft-dirty PTE.
+    """
+    return pte.with_(dirty=TRUE, soft_dirty=TRUE)
+
+
+def pte_soft_dirty(pte: Pte) -> Expr:
+    """pte_soft_dirty(): _PAGE_SOFT_DIRTY."""
+    return pte.soft_dirty
+
+
+def pte_clear_soft_dirty(pte: Pte) -> Pte:
+    """pte_clear_soft_dirty(): clear _PAGE_SOFT_DIRTY."""
+    return pte.with_(soft_dirty=FALSE)
+
+
+def pte_uffd_wp(pte: Pte) -> Expr:
+    """pte_uffd_wp(): _PAGE_UFFD_WP (5.7+)."""
+    return pte.uffd_wp
+
+
+def pte_mkuffd_wp(pte: Pte) -> Pte:
+    """pte_mkuffd_wp(): set _PAGE_UFFD_WP (callers write-protect first, as change_pte_range does)."""
+    return pte.with_(uffd_wp=TRUE)
+
+
+def pte_clear_uffd_wp(pte: Pte) -> Pte:
+    """pte_clear_uffd_wp(): clear _PAGE_UFFD_WP."""
+    return pte.with_(uffd_wp=FALSE)
 
 
 def pte_mkclean(pte: Pte) -> Pte:
@@ -174,6 +207,12 @@ def mk_pte(pfn: Expr | int, prot: Pgprot) -> Pte:
 def pte_select(cond: Expr, a: Pte, b: Pte) -> Pte:
     """``a`` where ``cond`` holds, else ``b``, bit by bit."""
     return Pte(**{f.name: ite(cond, getattr(a, f.name), getattr(b, f.name)) for f in fields(Pte)})
+
+
+def hw_mkdirty(pte: Pte) -> Pte:
+    """What the MMU does to a PTE a write goes through: set _PAGE_DIRTY (not _PAGE_SOFT_DIRTY,
+    a software bit the walk never touches; SDM vol. 3, 4.8)."""
+    return pte.with_(dirty=TRUE)
 
 
 def hw_access_ok(pte: Pte, write: bool) -> Expr:

@@ -89,6 +89,11 @@ class Variant:
             raise ModelError(f"variant {self.name}: expect_trace records a counterexample for "
                              f"{', '.join(stray)}, which expect_violated does not name")
 
+    @property
+    def areas(self) -> frozenset[str]:
+        """The kernel areas this variant models: those of its operations (see instance.AREAS)."""
+        return frozenset(op.area for op in self.operations)
+
     def operation(self, name: str) -> Operation:
         """The operation called ``name``."""
         for op in self.operations:

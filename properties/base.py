@@ -36,6 +36,9 @@ class Property:
     applies: Callable[[Action], bool] | None = None
     check: StepFn | None = None
     when: StepFn | None = None
+    #: The kernel area whose fields the property reads (model.instance.AREAS): it is checked
+    #: only on instances, and eras, that cover it.
+    area: str = "numa"
 
     @property
     def kind(self) -> str:
@@ -57,7 +60,8 @@ class Property:
         post = MM(inst, PostStep(ts.schema))
         steps, situations = [], []
         for index, action in enumerate(ts.actions):
-            if action.op in self.operations and (self.applies is None or self.applies(action)):
+            in_scope = not self.operations or action.op in self.operations  # empty: every step
+            if in_scope and (self.applies is None or self.applies(action)):
                 steps.append((index, self.check(pre, post, action)))
                 situations.append((index, self.when(pre, post, action)))
         return Obligation(
@@ -69,25 +73,26 @@ class Property:
         )
 
 
-def invariant(name: str, summary: str, rationale: str, situation: str, sometimes: StateFn
-              ) -> Callable[[StateFn], Property]:
+def invariant(name: str, summary: str, rationale: str, situation: str, sometimes: StateFn,
+              area: str = "numa") -> Callable[[StateFn], Property]:
     """Decorator: a state invariant; the function returns the predicate."""
 
     def wrap(fn: StateFn) -> Property:
-        return Property(name, summary, rationale, situation, invariant=fn, sometimes=sometimes)
+        return Property(name, summary, rationale, situation, invariant=fn, sometimes=sometimes,
+                        area=area)
 
     return wrap
 
 
 def step_property(name: str, summary: str, rationale: str, situation: str, operations: set[str],
-                  when: StepFn, applies: Callable[[Action], bool] | None = None
-                  ) -> Callable[[StepFn], Property]:
-    """Decorator: a step property of some operations (those ``applies`` accepts, if given);
-    the function returns the check."""
+                  when: StepFn, applies: Callable[[Action], bool] | None = None,
+                  area: str = "numa") -> Callable[[StepFn], Property]:
+    """Decorator: a step property of some operations (every operation when ``operations`` is
+    empty; those ``applies`` accepts, if given); the function returns the check."""
 
     def wrap(fn: StepFn) -> Property:
         return Property(name, summary, rationale, situation, operations=frozenset(operations),
-                        applies=applies, check=fn, when=when)
+                        applies=applies, check=fn, when=when, area=area)
 
     return wrap
 

@@ -54,6 +54,7 @@ def document(r: Result) -> dict[str, Any]:
                 "property": r.property,
                 "engine": r.engine,
                 "instance": r.instance,
+                "areas": list(r.areas),
             },
         },
         "vars": variables,

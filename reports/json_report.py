@@ -71,6 +71,7 @@ def result_json(r: Result) -> dict[str, Any]:
         "certificate_core": r.certificate_core,
         "message": r.message,
         "notes": list(r.notes),
+        "areas": list(r.areas),
         "trace": trace_json(r.trace) if r.trace is not None else None,
         "expected_trace": r.expected_trace,
         "trace_mismatch": r.trace_mismatch,

@@ -18,11 +18,11 @@ from numacheck.checker.engines.kind import kind
 from numacheck.checker.engines.pdr import pdr
 from numacheck.checker.engines.portfolio import _disagreement
 from numacheck.checker.outcome import Limits, Outcome
-from numacheck.model.instance import Instance
+from numacheck.model.instance import AREAS, Instance
 from numacheck.model.system import Obligation, TransitionSystem
 from numacheck.model.variant import build
 from numacheck.model.variants import BUILTIN
-from numacheck.properties import BUILTIN as PROPERTIES
+from numacheck.properties import covered_by
 from tests.gen import systems
 
 
@@ -77,7 +77,7 @@ def test_engines_agree_on_every_era(variant: str) -> None:
     benchmarks/engine_matrix.py repeats this on the default instance."""
     inst = Instance(processes=1, pages=1, nodes=1)
     ts = build(BUILTIN[variant], inst)
-    obligations = [p.instantiate(ts, inst) for p in PROPERTIES.values()]
+    obligations = [p.instantiate(ts, inst) for p in covered_by(inst)]
     agree(ts, obligations)
 
 
@@ -90,3 +90,14 @@ def test_portfolio_flags_contradicting_answers() -> None:
     # pdr's counterexample is shortest only when its BMC shortening finished in time
     assert not _disagreement([("explicit", six), ("pdr", nine)])
     assert not _disagreement([("explicit", proof), ("bmc", Outcome("holds", bounded=True, depth=20))])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["linux-6.0", "linux-6.3"])
+def test_engines_agree_on_the_uffd_and_softdirty_properties(variant: str) -> None:
+    """The two tracking properties (a step property over every operation and an invariant),
+    violated on 6.0 and holding on 6.3, on one process, one page, one node with every area."""
+    inst = Instance(processes=1, pages=1, nodes=1, areas=frozenset(AREAS))
+    ts = build(BUILTIN[variant], inst)
+    obligations = [p.instantiate(ts, inst) for p in covered_by(inst) if p.area != "numa"]
+    agree(ts, obligations)

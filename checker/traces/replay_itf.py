@@ -30,12 +30,16 @@ class ReplayReport:
 
 
 def instance_of(trace: ItfTrace) -> Instance:
-    """The instance the trace was found on (an ItfError when its sizes are not valid)."""
+    """The instance the trace was found on, its areas included (``numa`` when the trace does not
+    name them); an ItfError when its sizes or areas are not valid."""
     sizes = trace.meta["instance"]
     if not isinstance(sizes, dict) or not all(isinstance(v, int) for v in sizes.values()):
         raise ItfError("'#meta.numacheck.instance' must map processes, pages and nodes to integers")
+    areas = trace.meta.get("areas", ["numa"])
+    if not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
+        raise ItfError("'#meta.numacheck.areas' must be a list of area names")
     try:
-        return Instance(**sizes)
+        return Instance(**sizes, areas=frozenset(areas))
     except (TypeError, ModelError) as exc:
         raise ItfError(f"'#meta.numacheck.instance': {exc}") from None
 

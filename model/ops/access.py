@@ -12,7 +12,7 @@ from numacheck.model.expr import Expr
 from numacheck.model.instance import task_name
 from numacheck.model.mm import MM, vma_is_accessible
 from numacheck.model.operation import choices, operation, pages, processes
-from numacheck.model.pte import Pte, hw_access_ok, pte_mkdirty, pte_mkyoung
+from numacheck.model.pte import Pte, hw_access_ok, hw_mkdirty, pte_mkyoung
 from numacheck.model.system import Citation
 
 
@@ -40,9 +40,9 @@ def access(mm: MM, p: int, page: int, kind: str) -> None:
     """A task reads or writes a page of its VMA.
 
     If the PTE is present (and writable, for a write) the access completes and the MMU sets
-    _PAGE_ACCESSED (and _PAGE_DIRTY); otherwise it traps and the fault is pending until the
-    kernel handles it.  Outputs: ``completed`` and ``through_hint`` (the PTE carried a
-    PROT_NONE/NUMA marker).
+    _PAGE_ACCESSED (and _PAGE_DIRTY, never the software _PAGE_SOFT_DIRTY); otherwise it traps
+    and the fault is pending until the kernel handles it.  Outputs: ``completed`` and
+    ``through_hint`` (the PTE carried a PROT_NONE/NUMA marker).
     """
     write = kind == "write"
     mm.step.require(mm.vma(p).mapped)
@@ -51,7 +51,7 @@ def access(mm: MM, p: int, page: int, kind: str) -> None:
     ok = hw_access_ok(pte, write)
     mm.step.output("completed", ok)
     mm.step.output("through_hint", hint_or_protnone(pte))
-    done = pte_mkyoung(pte_mkdirty(pte) if write else pte)
+    done = pte_mkyoung(hw_mkdirty(pte) if write else pte)
     mm.keep_pte(p, page, ok, done)
     mm.branch(ok, lambda sub: None, lambda sub: sub.raise_fault(p, page, kind))
 
@@ -89,5 +89,6 @@ def handle_pte_fault(mm: MM, p: int, page: int) -> None:
     mm.step.require(vma_permits(mm, p, write))
     mm.step.require(pte.present & (~write | pte.write))
     young = pte_mkyoung(pte)
-    mm.set_pte_at(p, page, young.with_(dirty=young.dirty | write))
+    mm.set_pte_at(p, page, young.with_(dirty=young.dirty | write,  # pte_mkdirty on a write
+                                       soft_dirty=young.soft_dirty | write))
     mm.fault_done(p)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from numacheck.model.diagnose import lookup
 from numacheck.model.expr import Expr
-from numacheck.model.mm import MM, maybe_mkwrite, vm_page_prot
+from numacheck.model.mm import MM, maybe_mkwrite, userfaultfd_pte_wp, vm_page_prot
 from numacheck.model.operation import Operation, operation, pages, processes
 from numacheck.model.ops.access import vma_permits
 from numacheck.model.pte import (
@@ -135,6 +135,8 @@ def do_wp_page(rule: str | tuple[ReuseRule, Citation]) -> Operation:
         mm.step.require(mm.fault_pending(p, page, "write"))
         mm.step.require(vma_permits(mm, p, mm.fault_is_write(p)))
         mm.step.require(pte.present & ~pte.write)
+        # 5.7+: userfaultfd_pte_wp() => handle_userfault() instead (model/ops/uffd.py)
+        mm.step.require(~userfaultfd_pte_wp(vma, pte))
         anon = mm.PageAnon(pte.pfn) & mm.vm_normal_page(pte)
         reuse = vma.VM_SHARED | anon & may_reuse(mm, pte.pfn)
         mm.step.output("reused", reuse)

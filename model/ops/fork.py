@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from numacheck.model.expr import FALSE, any_
 from numacheck.model.instance import task_name
 from numacheck.model.mm import MM, is_cow_mapping
 from numacheck.model.operation import operation, processes
-from numacheck.model.pte import PTE_NONE, pte_mkclean, pte_mkold, pte_present, pte_select, pte_wrprotect
+from numacheck.model.pte import (
+    PTE_NONE,
+    pte_clear_uffd_wp,
+    pte_mkclean,
+    pte_mkold,
+    pte_present,
+    pte_select,
+    pte_wrprotect,
+)
 from numacheck.model.system import Citation
 
 
@@ -35,7 +45,9 @@ def fork(mm: MM, p: int, child: int) -> None:
     mm.step.require(parent.mapped)
     mm.step.require(~mm.vma(child).mapped)
     mm.step.require(mm.step.read(task_name(child, "fault")).eq(0))
-    mm.set_vma(child, parent)
+    # dup_userfaultfd() without UFFD_FEATURE_EVENT_FORK: the child VMA loses VM_UFFD_WP, and
+    # copy_present_pte() clears _PAGE_UFFD_WP when !userfaultfd_wp(dst_vma) (uffd area).
+    mm.set_vma(child, replace(parent, VM_UFFD_WP=FALSE))
     mm.set_task_node(child, mm.task_node(p))
     pages = range(mm.inst.pages)
     has_anon_vma = ~parent.VM_SHARED & any_(
@@ -49,6 +61,6 @@ def fork(mm: MM, p: int, child: int) -> None:
         protected = pte_select(cow, pte_wrprotect(src), src)
         mm.keep_pte(p, i, copy, protected)
         child_pte = pte_mkold(pte_select(parent.VM_SHARED, pte_mkclean(protected), protected))
-        mm.set_pte_at(child, i, pte_select(copy, child_pte, PTE_NONE))
+        mm.set_pte_at(child, i, pte_select(copy, pte_clear_uffd_wp(child_pte), PTE_NONE))
         mm.set_shadow_write(p, i, mm.shadow_write(p, i) & ~(copy & cow))
         mm.set_shadow_write(child, i, FALSE)

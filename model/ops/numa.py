@@ -189,8 +189,9 @@ def _restore_page_prot(mm: MM, pte: Pte, vma: Vma) -> Pte:
 
 def _restore_was_writable(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # b191f9b106ea: was_writable = pte_write(pte); ... if (was_writable) pte_mkwrite(pte)
-    # (pte_savedwrite() from 288bc54949fc, _PAGE_RW on x86)
-    restored = _restore_page_prot(mm, pte, vma)
+    # (pte_savedwrite() from 288bc54949fc, _PAGE_RW on x86).  vm_page_prot has no uffd-wp
+    # writenotify before 51d3d5eb74ff (6.2): a uffd-wp shmem PTE comes back writable (5.19-6.1).
+    restored = pte_mkyoung(pte_modify(pte, vm_page_prot(vma, uffd_writenotify=False), PAGE_CHG_MASK))
     return pte_select(pte.write, pte_mkwrite(restored), restored)
 
 
@@ -216,14 +217,22 @@ def _no_group_6_2(mm: MM, orig: Pte, restored: Pte, vma: Vma) -> Expr:
 def _rebuild_4_0(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # try_to_unmap_one: entry writable iff pte_write; dirty moved to the page.
     # remove_migration_pte: pte_mkold(mk_pte(new, vm_page_prot)); maybe_mkwrite if writable.
-    new = pte_mkold(mk_pte(pte.pfn, vm_page_prot(vma)))
+    # The entry carries soft-dirty and (5.7+) uffd-wp, which come back without a write-protect:
+    # pte_mkuffd_wp() alone, so before 6.2 vm_page_prot decides (reference 2.4, S32) [I].
+    new = _migration_bits(pte, pte_mkold(mk_pte(pte.pfn, vm_page_prot(vma, uffd_writenotify=False))))
     return pte_select(pte.write, maybe_mkwrite(new, vma), new)
+
+
+def _migration_bits(entry: Pte, new: Pte) -> Pte:
+    # remove_migration_pte(): pte_swp_soft_dirty => pte_mksoft_dirty; pte_swp_uffd_wp =>
+    # pte_mkuffd_wp (the software bits the migration entry kept from the PTE).
+    return new.with_(soft_dirty=entry.soft_dirty, uffd_wp=entry.uffd_wp)
 
 
 def _migration_pte_6_1(pte: Pte, vma: Vma) -> Pte:
     # remove_migration_pte() since 2e3468778dbe (6.1): mk_pte(new, vm_page_prot); young and
     # dirty come back from the entry (x86 supports it).
-    return mk_pte(pte.pfn, vm_page_prot(vma)).with_(young=pte.young, dirty=pte.dirty)
+    return _migration_bits(pte, mk_pte(pte.pfn, vm_page_prot(vma)).with_(young=pte.young, dirty=pte.dirty))
 
 
 def _rebuild_6_2(mm: MM, pte: Pte, vma: Vma) -> Pte:

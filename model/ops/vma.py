@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from numacheck.model.diagnose import lookup
 from numacheck.model.expr import FALSE, TRUE, Expr
@@ -47,7 +48,8 @@ def mmap(mm: MM, p: int, prot: str, flags: str) -> None:
     """
     mm.step.require(~mm.vma(p).mapped)
     read, write = _flags(prot)
-    mm.set_vma(p, Vma(TRUE, read, write, TRUE if flags == "shared" else FALSE))
+    mm.set_vma(p, Vma(TRUE, read, write, TRUE if flags == "shared" else FALSE,
+                      VM_SOFTDIRTY=TRUE, VM_UFFD_WP=FALSE))
 
 
 @operation(
@@ -62,7 +64,7 @@ def munmap(mm: MM, p: int) -> None:
     mm.step.require(mm.vma(p).mapped)
     for i in range(mm.inst.pages):
         mm.set_pte_at(p, i, PTE_NONE)
-    mm.set_vma(p, Vma(FALSE, FALSE, FALSE, FALSE))
+    mm.set_vma(p, Vma(FALSE, FALSE, FALSE, FALSE, VM_SOFTDIRTY=FALSE, VM_UFFD_WP=FALSE))
     mm.free_unmapped_pages()
 
 
@@ -94,13 +96,15 @@ def _mprotect_3_19(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # 3.19: a NUMA hint is cleared before pte_modify ("mm: numa: Clear numa hinting
     # information on mprotect"); dirty_accountable is false for anon and shmem VMAs.
     cleared = pte_select(pte_numa(pte), pte_mknonnuma(pte), pte)
-    return pte_modify(cleared, vm_page_prot(vma), PAGE_CHG_MASK_3_19)
+    return pte_modify(cleared, vm_page_prot(vma, uffd_writenotify=False), PAGE_CHG_MASK_3_19)
 
 
 def _mprotect_4_0(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # 4.0-6.1: pte_modify(); the dirty_accountable upgrade needs vma_wants_writenotify(),
-    # false for anon and shmem VMAs.
-    return pte_modify(pte, vm_page_prot(vma), PAGE_CHG_MASK)
+    # false for anon and shmem VMAs.  5.19-6.1: vm_page_prot of a uffd-wp registered shmem VMA
+    # is still PAGE_SHARED (no writenotify for uffd-wp before 51d3d5eb74ff), and _PAGE_UFFD_WP
+    # is in _PAGE_CHG_MASK, so a uffd-wp PTE comes back writable with the bit set.
+    return pte_modify(pte, vm_page_prot(vma, uffd_writenotify=False), PAGE_CHG_MASK)
 
 
 def _try_change_writable(mm: MM, ptent: Pte, vma: Vma) -> Expr:
@@ -113,9 +117,25 @@ def _try_change_writable(mm: MM, ptent: Pte, vma: Vma) -> Expr:
 def _mprotect_6_0(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # 64fe24a3e05e + 76aefad628aa (6.0-6.1): can_change_pte_writable() starts with
     # `if (pte_protnone(pte) || !pte_dirty(pte)) return false;`, so only a dirty exclusive
-    # anonymous page is made writable without a fault.
-    ptent = pte_modify(pte, vm_page_prot(vma), PAGE_CHG_MASK)
-    upgrade = ptent.dirty & _try_change_writable(mm, ptent, vma)
+    # anonymous page is made writable without a fault.  No uffd-wp writenotify yet (6.2).
+    ptent = pte_modify(pte, vm_page_prot(vma, uffd_writenotify=False), PAGE_CHG_MASK)
+    upgrade = (ptent.dirty & vma_wants_manual_pte_write_upgrade(vma)
+               & ~ptent.write & mm.can_change_pte_writable(vma, ptent))
+    return pte_select(upgrade, pte_mkwrite(ptent), ptent)
+
+
+def _soft_dirty_wp_64fe24a3e05e(vma: Vma, pte: Pte) -> Expr:
+    # 64fe24a3e05e: `if ((vma->vm_flags & VM_SOFTDIRTY) && !pte_soft_dirty(pte)) return
+    # false;` - the wrong polarity: VM_SOFTDIRTY set means tracking is *off*, so with tracking
+    # on (after clear_refs) a clean-of-soft-dirty PTE is upgraded without the write fault.
+    return vma.VM_SOFTDIRTY & ~pte.soft_dirty
+
+
+def _mprotect_64fe24a3e05e(mm: MM, pte: Pte, vma: Vma) -> Pte:
+    # 64fe24a3e05e alone (mm-unstable, 6.0 merge window; 76aefad628aa fixed it before 6.0-rc1).
+    ptent = pte_modify(pte, vm_page_prot(vma, uffd_writenotify=False), PAGE_CHG_MASK)
+    upgrade = (ptent.dirty & vma_wants_manual_pte_write_upgrade(vma)
+               & ~ptent.write & mm.can_change_pte_writable(vma, ptent, _soft_dirty_wp_64fe24a3e05e))
     return pte_select(upgrade, pte_mkwrite(ptent), ptent)
 
 
@@ -138,6 +158,11 @@ MPROTECT_RULES: dict[str, tuple[MprotectRule, Citation]] = {
         "6.0-6.1", ("64fe24a3e05e", "76aefad628aa"), confidence="V",
         note="6.1 text: try_change_writable (private: VM_WRITE) + can_change_pte_writable, "
              "which needs pte_dirty; prot_numa entries are protnone, never upgraded")),
+    "6.0-64fe24a3e05e": (_mprotect_64fe24a3e05e, Citation(
+        "mprotect_fixup -> change_protection -> change_pte_range (!prot_numa)", "mm/mprotect.c",
+        "64fe24a3e05e .. 76aefad628aa (6.0 merge window)", ("64fe24a3e05e",), confidence="V",
+        note="patch text: (vma->vm_flags & VM_SOFTDIRTY) && !pte_soft_dirty(pte) => no upgrade; "
+             "76aefad628aa: 'VM_SOFTDIRTY set actually means soft-dirty tracking disabled'")),
     "6.2": (_mprotect_6_2, Citation(
         "mprotect_fixup -> change_protection -> change_pte_range (!prot_numa)", "mm/mprotect.c",
         "6.2", ("64fe24a3e05e", "d84887739d5c", "eb309ec89953"), confidence="V",
@@ -162,7 +187,7 @@ def mprotect(rule: str | tuple[MprotectRule, Citation]) -> Operation:
         read, write = _flags(prot)
         mm.step.require(old.mapped)
         mm.step.require(old.VM_READ.ne(read) | old.VM_WRITE.ne(write))
-        new = Vma(TRUE, read, write, old.VM_SHARED)
+        new = replace(old, mapped=TRUE, VM_READ=read, VM_WRITE=write)
         mm.set_vma(p, new)
         for i in range(mm.inst.pages):
             pte = mm.pte(p, i)

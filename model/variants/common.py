@@ -7,6 +7,8 @@ from numacheck.model.ops.access import access, bad_area, handle_pte_fault
 from numacheck.model.ops.fault import ReuseRule, do_anonymous_page, do_fault, do_wp_page
 from numacheck.model.ops.fork import fork
 from numacheck.model.ops.numa import NumaFaultRule, ScanRule, change_prot_numa, do_numa_page, migrate_task_to
+from numacheck.model.ops.softdirty import clear_refs
+from numacheck.model.ops.uffd import UffdRule, uffd_ops
 from numacheck.model.ops.vma import MprotectRule, mmap, mprotect, munmap
 from numacheck.model.system import Citation
 
@@ -20,19 +22,24 @@ SHARED_OPS: tuple[Operation, ...] = (
     do_anonymous_page,
     do_fault,
     migrate_task_to,
+    clear_refs,
 )
 
 
 def era_ops(scan: str | ScanRule, fault: str | NumaFaultRule,
             mprotect_rule: str | tuple[MprotectRule, Citation],
-            reuse: str | tuple[ReuseRule, Citation]) -> tuple[Operation, ...]:
-    """The shared operations plus the era-specific scan, hinting fault, mprotect and COW rule.
+            reuse: str | tuple[ReuseRule, Citation],
+            uffd: str | UffdRule | None = None) -> tuple[Operation, ...]:
+    """The shared operations plus the era-specific scan, hinting fault, mprotect and COW rule,
+    and, for a kernel with userfaultfd write-protect (5.7+), the uffd area's operations.
 
     Each rule is a row name of its table (SCAN_RULES, NUMA_FAULT_RULES, MPROTECT_RULES,
-    REUSE_RULES) or a rule object of the same shape, e.g. a row with one field replaced.
+    REUSE_RULES, UFFD_RULES) or a rule object of the same shape, e.g. a row with one field
+    replaced.
     """
+    uffd_area = () if uffd is None else uffd_ops(uffd)
     return (*SHARED_OPS, do_wp_page(reuse), mprotect(mprotect_rule), change_prot_numa(scan),
-            do_numa_page(fault))
+            do_numa_page(fault), *uffd_area)
 
 
 def not_modelled(era_specific: str) -> str:
@@ -42,7 +49,8 @@ def not_modelled(era_specific: str) -> str:
 
 #: What none of the built-in eras model, said once for all of them.
 NOT_MODELLED = (
-    "KSM, THP/PMD paths, swap, GUP and pinning, userfaultfd, soft-dirty tracking "
-    "(VM_SOFTDIRTY stays set, so tracking is off), file-backed mappings other than one "
-    "shmem file, fault-around, TLB state, and the scheduler side of task_numa_fault()."
+    "KSM, THP/PMD paths, swap, GUP and pinning, userfaultfd other than write-protect "
+    "(missing/minor faults, UFFDIO_COPY, PTE markers on none PTEs, UFFD_FEATURE_EVENT_FORK), "
+    "soft-dirty through mremap/VMA merges, file-backed mappings other than one shmem file, "
+    "fault-around, TLB state, and the scheduler side of task_numa_fault()."
 )

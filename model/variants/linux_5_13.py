@@ -6,7 +6,7 @@ from numacheck.model.variants.common import era_ops, not_modelled
 
 VARIANT = Variant(
     name="linux-5.13",
-    versions="5.13 .. 5.19",
+    versions="5.13 .. 5.18",
     commits=("b99a342d4f11",),
     summary=(
         "b99a342d4f11 (\"NUMA balancing: reduce TLB flush via delaying mapping on hint page "
@@ -21,11 +21,13 @@ VARIANT = Variant(
         "every property holds, as in 4.9, since the write bit the scan saw is what the restore, "
         "the migration entry and TNF_NO_GROUP all use."
     ),
-    operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="4.0", reuse="page_count"), mbind),
+    operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="4.0", reuse="page_count",
+                         uffd="5.7"), mbind),
     not_modelled=not_modelled(
         "mbind(MPOL_F_NUMA_BALANCING) gives shmem a MOF policy only from 5.15 (6d2aec9e123b); "
         "the variant allows it in 5.13-5.14 too (a shmem PTE of a shared writable VMA is "
-        "writable from vm_page_prot at every step, so no verdict depends on it).  5.19's "
-        "PageAnonExclusive reuse rule equals page_count() == 1 here.  PTE-mapped THPs, which "
+        "writable from vm_page_prot at every step, so no verdict depends on it).  "
+        "uffd-wp (5.7+) covers anonymous memory only here; shmem follows in 5.19 "
+        "(linux-5.19).  PTE-mapped THPs, which "
         "do_numa_page() restores without migrating, are not modelled."),
 )

@@ -3,6 +3,13 @@
 from numacheck.model.ops.vma import mbind
 from numacheck.model.variant import Variant
 from numacheck.model.variants.common import era_ops, not_modelled
+from numacheck.model.variants.tracking import (
+    SOFT_DIRTY_BY_UFFD_UNREGISTER,
+    SOFT_DIRTY_UFFD_WP_RANGE,
+    UFFD_BEFORE_6_2_NOT_MODELLED,
+    UFFD_WP_BY_MPROTECT,
+    UFFD_WP_SHMEM,
+)
 
 VARIANT = Variant(
     name="linux-6.0",
@@ -21,12 +28,22 @@ VARIANT = Variant(
         "VM_WRITE mapping, which is what write-requires-exclusive and write-requires-vm-write "
         "ask, and mprotect turns a hint into an ordinary entry before it upgrades."
     ),
-    operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="6.0", reuse="PageAnonExclusive"),
+    operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="6.0", reuse="PageAnonExclusive",
+                         uffd="5.19"),
                 mbind),
+    expect_violated={
+        "uffd-wp-implies-read-only": UFFD_WP_SHMEM,
+        "soft-dirty-needs-fault": SOFT_DIRTY_UFFD_WP_RANGE,
+    },
+    expect_trace={
+        "uffd-wp-implies-read-only": UFFD_WP_BY_MPROTECT,
+        "soft-dirty-needs-fault": SOFT_DIRTY_BY_UFFD_UNREGISTER,
+    },
     not_modelled=not_modelled(
         "6.1 keeps young and dirty through a migration entry (2e3468778dbe), so a migrated PTE "
         "is young and dirty there and could be upgraded by mprotect; the variant rebuilds old "
         "and clean, as 6.0 does (no write bit depends on it).  6.1.13+ stable also has "
         "96a9c287e25d's pte_wrprotect() in remove_migration_pte(), which changes nothing here: "
-        "a readable entry in a shared writable VMA never arises with savedwrite."),
+        "a readable entry in a shared writable VMA never arises with savedwrite.  "
+        + UFFD_BEFORE_6_2_NOT_MODELLED),
 )

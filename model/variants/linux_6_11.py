@@ -21,7 +21,8 @@ VARIANT = Variant(
         "after migration is 6.4's; the newest trees (6.15 folio_maybe_mapped_shared, 6.17 "
         "mprotect PTE batching) behave the same for order-0 pages."
     ),
-    operations=(*era_ops(scan="6.2", fault="6.11", mprotect_rule="6.2", reuse="PageAnonExclusive"),
+    operations=(*era_ops(scan="6.2", fault="6.11", mprotect_rule="6.2", reuse="PageAnonExclusive",
+                         uffd="6.3"),
                 mbind),
     expect_violated={
         "numa-migrate-keeps-write": "Deliberate (6a56ccbcf6c6): a migration tried after the "

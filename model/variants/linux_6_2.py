@@ -3,10 +3,11 @@
 from numacheck.model.ops.vma import mbind
 from numacheck.model.variant import Variant, trace_shape
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
+from numacheck.model.variants.tracking import SOFT_DIRTY_BY_UFFD_UNREGISTER, SOFT_DIRTY_UFFD_WP_RANGE
 
 VARIANT = Variant(
     name="linux-6.2",
-    versions="6.2 .. 6.3",
+    versions="6.2 .. 6.2",
     commits=("6a56ccbcf6c6", "d84887739d5c", "eb309ec89953", "d6379159f476", "96a9c287e25d"),
     summary=(
         "The hinted PTE no longer remembers _PAGE_RW.  do_numa_page() re-determines "
@@ -21,7 +22,8 @@ VARIANT = Variant(
         "rebuilt from a readable entry (96a9c287e25d), so a migrated shmem page comes back "
         "read-only even in a shared writable VMA; 6.4 reverts that (linux-6.4)."
     ),
-    operations=(*era_ops(scan="6.2", fault="6.2", mprotect_rule="6.2", reuse="PageAnonExclusive"), mbind),
+    operations=(*era_ops(scan="6.2", fault="6.2", mprotect_rule="6.2", reuse="PageAnonExclusive",
+                         uffd="5.19"), mbind),
     expect_violated={
         "numa-migrate-keeps-write": "Deliberate (6a56ccbcf6c6): writable = false once the page "
                                     "table lock is dropped for a migration, and the migration "
@@ -29,6 +31,7 @@ VARIANT = Variant(
         "numa-grouping-matches-write": "Writability is re-determined rather than remembered: an "
                                        "exclusive page that a migration left read-only counts "
                                        "as writable at its next hinting fault.",
+        "soft-dirty-needs-fault": SOFT_DIRTY_UFFD_WP_RANGE,
     },
     not_modelled=NOT_MODELLED,
     # Recorded history, like LKMM's expected results: the shortest counterexample the engine
@@ -41,5 +44,6 @@ VARIANT = Variant(
         "numa-grouping-matches-write": trace_shape(
             "mmap access do_anonymous_page migrate_task_to change_prot_numa access "
             "do_numa_page access change_prot_numa do_numa_page"),
+        "soft-dirty-needs-fault": SOFT_DIRTY_BY_UFFD_UNREGISTER,
     },
 )

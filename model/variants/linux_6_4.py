@@ -23,7 +23,8 @@ VARIANT = Variant(
         "The hinting fault and the scan are 6.2's (6.7 converts do_numa_page() to folios, "
         "6.10 adds mTHP hinting; order-0 pages behave the same)."
     ),
-    operations=(*era_ops(scan="6.2", fault="6.4", mprotect_rule="6.2", reuse="PageAnonExclusive"),
+    operations=(*era_ops(scan="6.2", fault="6.4", mprotect_rule="6.2", reuse="PageAnonExclusive",
+                         uffd="6.3"),
                 mbind),
     expect_violated={
         "numa-migrate-keeps-write": _WRITE_LOSS,
