@@ -6,7 +6,7 @@ from functools import cache
 
 from numacheck.checker.lowering.codegen import CompiledSystem, compile_exprs, compile_system
 from numacheck.model.expr import Value
-from numacheck.model.instance import PTE_BITS, Instance, pte_name
+from numacheck.model.instance import AREA_PTE_BITS, PTE_BITS, Instance, pte_name
 from numacheck.model.system import TransitionSystem
 from numacheck.model.variant import build
 from numacheck.model.variants import BUILTIN
@@ -56,4 +56,5 @@ def run(ts: TransitionSystem, labels: list[str], start: State | None = None) -> 
 
 def pte(state: State, p: int = 0, i: int = 0) -> dict[str, Value]:
     """The PTE fields of (p, i) in a state, keyed by Pte attribute (``write``, ``pfn``, ...)."""
-    return {bit: state[pte_name(p, i, bit)] for bit in (*PTE_BITS, "pfn", "shadow_write")}
+    bits = (*PTE_BITS, *(b for area in AREA_PTE_BITS.values() for b in area), "pfn", "shadow_write")
+    return {bit: state[pte_name(p, i, bit)] for bit in bits if pte_name(p, i, bit) in state}
