@@ -10,9 +10,10 @@ PTE's pfn (equality with the frame's index) and the frame's own fields (``select
 frames look alike: every anonymous frame that no PTE names is blank (freed frames are reset by
 ``free_unmapped_pages``), and no non-present PTE names an anonymous frame (a free frame is one no
 present PTE maps).  Those two facts are the precondition the engine checks on every state.  The
-model vouches for this only when every operation of the variant is one of the model's own
-(``numacheck.model.ops``); a user's operation could name a frame directly, so a variant file with
-its own operations is explored without the frame reduction.
+model vouches for this only when every operation of the variant is one of the built-in eras'
+operations (the same objects); a variant file's own operation, or an era factory given a rule of
+the user's, could name a frame directly, so such a variant is explored without the frame
+reduction (process symmetry, which the engine proves, still applies).
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ from numacheck.model.pte import pte_present
 from numacheck.model.schema import Schema
 from numacheck.model.system import Interchangeable
 
-_MODEL_OPS = "numacheck.model.ops."
+
+def _builtin_operations() -> set[int]:
+    """The operations of the built-in eras (imported here: the eras are built on this module)."""
+    from numacheck.model.variants import BUILTIN
+
+    return {id(op) for variant in BUILTIN.values() for op in variant.operations}
 
 
 def process_fields(schema: Schema, p: int) -> tuple[str, ...]:
@@ -60,7 +66,7 @@ def interchangeable(inst: Instance, schema: Schema,
                     operations: Sequence[Operation]) -> tuple[Interchangeable, ...]:
     """The symmetry the model declares for a variant with ``operations`` on ``inst``."""
     out = [Interchangeable("processes", tuple(process_fields(schema, p) for p in range(inst.processes)))]
-    if all(op.body.__module__.startswith(_MODEL_OPS) for op in operations):
+    if all(id(op) in _builtin_operations() for op in operations):
         out.append(Interchangeable(
             "anonymous frames",
             tuple(frame_fields(schema, f"anon{k}") for k in range(inst.anon_frames)),

@@ -98,3 +98,18 @@ def test_trying_only_sorted_process_orders_finds_the_same_orbits(monkeypatch: py
     monkeypatch.setattr(Symmetry, "_signature_plan", lambda self: None)
     [every] = explore(ts, obligations)
     assert pruned.stats.states == every.stats.states == 589291
+
+
+def test_a_user_rule_turns_the_frame_reduction_off() -> None:
+    """An era factory given the user's own rule could name a frame directly: only the proved
+    process symmetry applies to it."""
+    from dataclasses import replace
+
+    from numacheck.model.ops.numa import NUMA_FAULT_RULES, do_numa_page
+
+    row = NUMA_FAULT_RULES["6.2"]
+    patched = BUILTIN["linux-6.2"].derive(
+        "patched", replace_ops=(do_numa_page(replace(row, restore=row.restore)),))
+    ts = build(patched, SMALL)
+    [out] = explore(ts, [PROPERTIES["write-requires-exclusive"].instantiate(ts, SMALL)])
+    assert out.stats.symmetry == "processes" and out.stats.concrete_states == COUNTS["linux-6.2"][2]
