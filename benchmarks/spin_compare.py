@@ -37,7 +37,7 @@ from numacheck.model.instance import Instance
 from numacheck.model.variant import build
 from numacheck.model.variants import BUILTIN as VARIANTS
 from numacheck.model.variants import resolve as resolve_variant
-from numacheck.properties import BUILTIN as PROPERTIES
+from numacheck.properties import covered_by
 from numacheck.properties import resolve as resolve_property
 
 #: pan is compiled for a plain safety search of every state: no partial-order reduction (it
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.variant or list(VARIANTS):
         variant = resolve_variant(name)
-        for prop in args.property or list(PROPERTIES):
+        for prop in args.property or [p.name for p in covered_by(Instance(*sizes))]:
             if variant.expected(prop)[0] != "holds":
                 continue
             rows.append(compare(name, prop, sizes, args.dfs))
