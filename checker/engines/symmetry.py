@@ -230,6 +230,9 @@ class Symmetry:
                 notes.append(f"symmetry off for {group.name}: one group of its shape is reduced already")
             else:
                 accepted.append(group)
+                if group.vouched:  # say what the reduction rests on: the model's word, checked
+                    notes.append(f"symmetry over {group.name} vouched by the model ({group.reason}); "
+                                 "its precondition is checked on every stored state")
         if not accepted:
             return None, notes
         return cls(ts, accepted, exact=not any(g.vouched for g in accepted)), notes
