@@ -331,6 +331,16 @@ class MM:
         return (vma.VM_WRITE & ~pte_protnone(pte) & tracking_ok
                 & ite(vma.VM_SHARED, pte.dirty, private_ok))
 
+    def try_change_writable(self, vma: Vma, ptent: Pte,
+                            needs_soft_dirty_wp: Callable[[Vma, Pte], Expr] = pte_needs_soft_dirty_wp
+                            ) -> Expr:
+        """Whether change_pte_range() under MM_CP_TRY_CHANGE_WRITABLE (6.0+, mm/mprotect.c) makes
+        ``ptent`` writable without a fault: the VMA wants manual write upgrades (private:
+        VM_WRITE; shared: writenotify, never for shmem), the entry is not writable yet, and
+        can_change_pte_writable() allows it (``needs_soft_dirty_wp`` as there)."""
+        return (vma_wants_manual_pte_write_upgrade(vma) & ~ptent.write
+                & self.can_change_pte_writable(vma, ptent, needs_soft_dirty_wp))
+
     # Ghost maintenance --------------------------------------------------------------------------
     def finish(self) -> None:
         """Keep the ghost shadow write bit only while its PTE is still a NUMA hint.

@@ -21,7 +21,6 @@ from numacheck.model.mm import (
     userfaultfd_wp,
     vm_get_page_prot,
     vm_page_prot,
-    vma_wants_manual_pte_write_upgrade,
 )
 from numacheck.model.operation import Operation, choices, operation, pages, processes
 from numacheck.model.pte import (
@@ -53,9 +52,7 @@ def _unprotect_vm_page_prot(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # vma_wants_manual_pte_write_upgrade() (private writable mappings): the PTE is upgraded
     # only if can_change_pte_writable() (soft-dirty and uffd-wp checked) allows it.
     ptent = pte_clear_uffd_wp(pte_modify(pte, vm_page_prot(vma), PAGE_CHG_MASK))
-    upgrade = (vma_wants_manual_pte_write_upgrade(vma) & ~ptent.write
-               & mm.can_change_pte_writable(vma, ptent))
-    return pte_select(upgrade, pte_mkwrite(ptent), ptent)
+    return pte_select(mm.try_change_writable(vma, ptent), pte_mkwrite(ptent), ptent)
 
 
 @dataclass(frozen=True)

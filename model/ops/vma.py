@@ -8,7 +8,7 @@ from dataclasses import replace
 from numacheck.model.diagnose import lookup
 from numacheck.model.expr import FALSE, TRUE, Expr
 from numacheck.model.instance import SHMEM_MOF
-from numacheck.model.mm import MM, Vma, vm_page_prot, vma_wants_manual_pte_write_upgrade
+from numacheck.model.mm import MM, Vma, vm_page_prot
 from numacheck.model.operation import Operation, choices, operation, processes
 from numacheck.model.pte import (
     PAGE_CHG_MASK,
@@ -107,21 +107,12 @@ def _mprotect_4_0(mm: MM, pte: Pte, vma: Vma) -> Pte:
     return pte_modify(pte, vm_page_prot(vma, uffd_writenotify=False), PAGE_CHG_MASK)
 
 
-def _try_change_writable(mm: MM, ptent: Pte, vma: Vma) -> Expr:
-    # 6.0+: MM_CP_TRY_CHANGE_WRITABLE iff the VMA wants manual write upgrades (private:
-    # VM_WRITE; shared: vma_wants_writenotify(), false for shmem), then !pte_write(ptent) &&
-    # can_change_pte_writable() (the 6.2 form; 6.0-6.1 add pte_dirty, see _mprotect_6_0).
-    return vma_wants_manual_pte_write_upgrade(vma) & ~ptent.write & mm.can_change_pte_writable(vma, ptent)
-
-
 def _mprotect_6_0(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # 64fe24a3e05e + 76aefad628aa (6.0-6.1): can_change_pte_writable() starts with
     # `if (pte_protnone(pte) || !pte_dirty(pte)) return false;`, so only a dirty exclusive
     # anonymous page is made writable without a fault.  No uffd-wp writenotify yet (6.2).
     ptent = pte_modify(pte, vm_page_prot(vma, uffd_writenotify=False), PAGE_CHG_MASK)
-    upgrade = (ptent.dirty & vma_wants_manual_pte_write_upgrade(vma)
-               & ~ptent.write & mm.can_change_pte_writable(vma, ptent))
-    return pte_select(upgrade, pte_mkwrite(ptent), ptent)
+    return pte_select(ptent.dirty & mm.try_change_writable(vma, ptent), pte_mkwrite(ptent), ptent)
 
 
 def _soft_dirty_wp_64fe24a3e05e(vma: Vma, pte: Pte) -> Expr:
@@ -134,8 +125,7 @@ def _soft_dirty_wp_64fe24a3e05e(vma: Vma, pte: Pte) -> Expr:
 def _mprotect_64fe24a3e05e(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # 64fe24a3e05e alone (mm-unstable, 6.0 merge window; 76aefad628aa fixed it before 6.0-rc1).
     ptent = pte_modify(pte, vm_page_prot(vma, uffd_writenotify=False), PAGE_CHG_MASK)
-    upgrade = (ptent.dirty & vma_wants_manual_pte_write_upgrade(vma)
-               & ~ptent.write & mm.can_change_pte_writable(vma, ptent, _soft_dirty_wp_64fe24a3e05e))
+    upgrade = ptent.dirty & mm.try_change_writable(vma, ptent, _soft_dirty_wp_64fe24a3e05e)
     return pte_select(upgrade, pte_mkwrite(ptent), ptent)
 
 
@@ -143,7 +133,7 @@ def _mprotect_6_2(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # 6.2: d84887739d5c moves the pte_dirty test to shared mappings, so a clean exclusive
     # anonymous page qualifies too.
     ptent = pte_modify(pte, vm_page_prot(vma), PAGE_CHG_MASK)
-    return pte_select(_try_change_writable(mm, ptent, vma), pte_mkwrite(ptent), ptent)
+    return pte_select(mm.try_change_writable(vma, ptent), pte_mkwrite(ptent), ptent)
 
 
 MPROTECT_RULES: dict[str, tuple[MprotectRule, Citation]] = {

@@ -8,7 +8,8 @@ from numacheck.model.variants.tracking import SOFT_DIRTY_BY_UFFD_UNREGISTER, SOF
 VARIANT = Variant(
     name="linux-6.2",
     versions="6.2 .. 6.2",
-    commits=("6a56ccbcf6c6", "d84887739d5c", "eb309ec89953", "d6379159f476", "96a9c287e25d"),
+    commits=("6a56ccbcf6c6", "d84887739d5c", "eb309ec89953", "d6379159f476", "96a9c287e25d",
+             "51d3d5eb74ff"),
     summary=(
         "The hinted PTE no longer remembers _PAGE_RW.  do_numa_page() re-determines "
         "writability under the PT lock: pte_write(pte_modify(pte, vm_page_prot)), or "
