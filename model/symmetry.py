@@ -1,4 +1,4 @@
-"""What the PTE model treats alike: processes, and the anonymous frames they allocate.
+"""What the PTE model treats alike: processes, the anonymous frames they allocate, and nodes.
 
 Processes are interchangeable because every operation is instantiated for every process with
 the same body and every property quantifies over all of them; the engine proves this by renaming
@@ -14,6 +14,13 @@ model vouches for this only when every operation of the variant is one of the bu
 operations (the same objects); a variant file's own operation, or an era factory given a rule of
 the user's, could name a frame directly, so such a variant is explored without the frame
 reduction (process symmetry, which the engine proves, still applies).
+
+NUMA nodes are interchangeable on the same terms.  A node is a value (a task's numa_node_id, a
+frame's page_to_nid) that operations only compare for equality with another node, copy from a
+task, or range over whole (migrate_task_to takes every node); no operation or property names a
+node.  A frame's node means nothing while the frame is free (an anonymous frame no PTE names,
+reset to node 0 when freed) or, for shmem, not yet in the page cache; a permutation of nodes
+leaves those at 0, which the precondition checks.  Vouched under the same condition as frames.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from collections.abc import Sequence
 
 from numacheck.model.builder import Step
 from numacheck.model.expr import Expr, all_, any_, lift
-from numacheck.model.instance import Instance, pte_name
+from numacheck.model.instance import Instance, frame_name, pte_name, task_name
 from numacheck.model.mm import MM
 from numacheck.model.operation import Operation
 from numacheck.model.pte import pte_present
@@ -49,17 +56,26 @@ def frame_fields(schema: Schema, frame: str) -> tuple[str, ...]:
 
 
 def free_frames_blank(inst: Instance, schema: Schema) -> Expr:
-    """Every anonymous frame no PTE names is blank, and no non-present PTE names one."""
+    """Every anonymous frame no PTE names is blank, no non-present PTE names one, and a shmem
+    page not in the page cache is on node 0."""
     mm = MM(inst, Step(schema))
     ptes = [mm.pte(p, i) for p, i in mm.ptes()]
     conds: list[Expr] = []
     for k in range(inst.anon_frames):
-        named = any_(pte.pfn.eq(inst.anon_frame(k)) for pte in ptes)
+        named = _anon_named(inst, schema, k)
         frame = lift(inst.anon_frame(k))
         blank = ~mm.PageAnonExclusive(frame) & mm.page_to_nid(frame).eq(0)
         conds.append(named | blank)
     conds += [pte_present(pte) | ~mm.PageAnon(pte.pfn) for pte in ptes]
+    conds += [mm.shmem_cached(i) | mm.page_to_nid(lift(inst.shmem_frame(i))).eq(0)
+              for i in range(inst.pages)]
     return all_(conds)
+
+
+def _anon_named(inst: Instance, schema: Schema, k: int) -> Expr:
+    """Whether some PTE names anonymous frame ``k`` (it is allocated)."""
+    mm = MM(inst, Step(schema))
+    return any_(mm.pte(p, i).pfn.eq(inst.anon_frame(k)) for p, i in mm.ptes())
 
 
 def interchangeable(inst: Instance, schema: Schema,
@@ -77,5 +93,19 @@ def interchangeable(inst: Instance, schema: Schema,
             precondition=free_frames_blank(inst, schema),
             reason="frames are reached only through pfn equality and their own fields; "
                    "allocation takes the lowest free frame, and free frames are blank",
+        ))
+        out.append(Interchangeable(
+            "nodes", (),
+            references=(*(task_name(p, "numa_node_id") for p in range(inst.processes)),
+                        *(frame_name(f"shmem{i}", "page_to_nid") for i in range(inst.pages)),
+                        *(frame_name(f"anon{k}", "page_to_nid") for k in range(inst.anon_frames))),
+            values=tuple(range(inst.nodes)),
+            vouched=True,
+            precondition=free_frames_blank(inst, schema),
+            reason="nodes are only compared with each other, copied from a task or ranged over "
+                   "whole; a free frame's node is reset to 0",
+            live=(*(None for _ in range(inst.processes)),
+                  *(MM(inst, Step(schema)).shmem_cached(i) for i in range(inst.pages)),
+                  *(_anon_named(inst, schema, k) for k in range(inst.anon_frames))),
         ))
     return tuple(out)

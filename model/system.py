@@ -97,6 +97,9 @@ class Interchangeable:
 
     ``slots[k]`` are object k's own fields, corresponding position by position across objects.
     ``references`` are fields whose value names an object (``values[k]`` names object k).
+    A group with references and no slots permutes values only (NUMA nodes).  ``live[r]``, where
+    given, says when reference ``r`` means something; where it is false the model has reset
+    the field to its lowest value (a freed frame's node), and a permutation leaves it there.
     Without ``vouched`` the engine proves the symmetry itself, by renaming the system's
     expressions; with it the model asserts a symmetry the expressions cannot show (the
     lowest-free-frame allocation), and ``precondition`` is the state invariant its argument
@@ -110,6 +113,7 @@ class Interchangeable:
     vouched: bool = False
     precondition: Expr | None = None
     reason: str = ""
+    live: tuple[Expr | None, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from numacheck.checker.lowering.codegen import compile_system
 from numacheck.checker.outcome import Limits
 from numacheck.checker.traces.replay import replay, violates
 from numacheck.model.expr import FALSE
-from numacheck.model.instance import Instance, pte_name
+from numacheck.model.instance import AREAS, Instance, frame_name, pte_name, task_name
 from numacheck.model.system import Interchangeable, Obligation
 from numacheck.model.variant import build
 from numacheck.model.variants import BUILTIN
@@ -113,3 +113,81 @@ def test_a_user_rule_turns_the_frame_reduction_off() -> None:
     ts = build(patched, SMALL)
     [out] = explore(ts, [PROPERTIES["write-requires-exclusive"].instantiate(ts, SMALL)])
     assert out.stats.symmetry == "processes" and out.stats.concrete_states == COUNTS["linux-6.2"][2]
+
+
+TWO_NODES = Instance(processes=1, pages=1, nodes=2, areas=frozenset(AREAS))
+
+
+def _swap_nodes(inst: Instance, values: dict[str, object]) -> dict[str, object]:
+    """The state with nodes 0 and 1 exchanged wherever a node means something: every task, an
+    anonymous frame some PTE maps, a shmem page in the page cache (the model's claim, restated
+    here independently of model/symmetry.py)."""
+    out = dict(values)
+    pfns = {values[pte_name(p, i, "pfn")] for p in range(inst.processes) for i in range(inst.pages)}
+    names = [task_name(p, "numa_node_id") for p in range(inst.processes)]
+    names += [frame_name(f"shmem{i}", "page_to_nid") for i in range(inst.pages)
+              if values[frame_name(f"shmem{i}", "in_page_cache")]]
+    names += [frame_name(f"anon{k}", "page_to_nid") for k in range(inst.anon_frames)
+              if inst.anon_frame(k) in pfns]
+    for name in names:
+        out[name] = 1 - int(values[name])  # type: ignore[call-overload]
+    return out
+
+
+@pytest.mark.parametrize("variant", list(BUILTIN))
+def test_exchanging_nodes_maps_every_step_to_a_step(variant: str) -> None:
+    """The model's node symmetry, checked state by state on the first reachable states (in
+    breadth-first order) of a small instance with every area: the successors of the swapped
+    state are the swapped successors, with the same obligation verdicts."""
+    ts = build(BUILTIN[variant], TWO_NODES)
+    obligations = [p.instantiate(ts, TWO_NODES) for p in covered_by(TWO_NODES)]
+    compiled = compile_system(ts, obligations)
+    schema = ts.schema
+
+    def swap(s: int) -> int:
+        return schema.pack(_swap_nodes(TWO_NODES, schema.unpack(s)))  # type: ignore[arg-type]
+
+    seen = set(ts.initial_states())
+    frontier = list(seen)
+    while frontier and len(seen) < 1500:
+        nxt = []
+        for s in frontier:
+            assert compiled.check_state(swap(s)) == compiled.check_state(s)
+            succ = {(t, vm, sm) for _, t, vm, sm in compiled.expand(s)}
+            assert {(t, vm, sm) for _, t, vm, sm in compiled.expand(swap(s))} == \
+                {(swap(t), vm, sm) for t, vm, sm in succ}
+            for t, _, _ in succ:
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+        frontier = nxt
+    assert len(seen) >= 1500
+
+
+@pytest.mark.parametrize("variant", ["linux-4.0-rc1", "linux-6.2", "linux-6.11"])
+def test_node_symmetry_changes_no_verdict_and_no_shortest_length(variant: str) -> None:
+    ts = build(BUILTIN[variant], TWO_NODES)
+    obligations = [p.instantiate(ts, TWO_NODES) for p in covered_by(TWO_NODES)]
+    reduced = explore(ts, obligations)
+    plain = explore(ts, obligations, Limits(symmetry=False))
+    compiled = compile_system(ts, obligations)
+    for j, (r, p) in enumerate(zip(reduced, plain, strict=True)):
+        assert r.verdict == p.verdict and "nodes" in r.stats.symmetry
+        if r.verdict == "violated":
+            assert r.path is not None and r.depth == p.depth == len(r.path) - 1
+            replay(ts, compiled, r.path)
+            assert violates(compiled, j, r.path)
+        else:
+            assert r.stats.states < p.stats.states
+
+
+def test_sorted_process_orders_find_the_same_orbits_with_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With nodes reduced too, the label-free keys count nodes rather than name them; pruning
+    by them must still find the orbits of trying every order."""
+    inst = Instance(processes=2, pages=1, nodes=2)
+    ts = build(BUILTIN["linux-6.11"], inst)
+    obligations = [PROPERTIES["write-requires-exclusive"].instantiate(ts, inst)]
+    [pruned] = explore(ts, obligations)
+    monkeypatch.setattr(Symmetry, "_signature_plan", lambda self: None)
+    [every] = explore(ts, obligations)
+    assert pruned.stats.states == every.stats.states == 113626

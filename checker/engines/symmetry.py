@@ -10,9 +10,10 @@ without the reduction.
 
 Canonical form, computed for a whole batch: for every permutation of the processes, the frames
 are relabelled in the order their references first appear (unreferenced frames after, ordered by
-their own fields), and the lexicographically smallest of the resulting rows is the canonical
-one.  Relabelling by first reference does not depend on the original labels, so the result is the
-same for every member of an orbit.
+their own fields), then the nodes in the order they first appear among the fields that name a
+node (fields that mean nothing, a free frame's node, stay 0), and the lexicographically smallest
+of the resulting rows is the canonical one.  Relabelling by first appearance does not depend on
+the original labels, so the result is the same for every member of an orbit.
 """
 
 from __future__ import annotations
@@ -147,72 +148,143 @@ def _bits(rows: Words, where: tuple[int, int], width: int) -> Array:
     return (rows[:, word] >> np.uint64(off)) & np.uint64((1 << width) - 1)
 
 
+def _ints(rows: Words, where: tuple[int, int], width: int) -> Array:
+    """:func:`_bits` as int64 (a view: the values are small)."""
+    return _bits(rows, where, width).view(np.int64)
+
+
+def _total(parts: Sequence[Array], n: int) -> Array:
+    """The elementwise sum of boolean or integer arrays, as int64."""
+    out = np.zeros(n, dtype=np.int64)
+    for part in parts:
+        out += part
+    return out
+
+
+@dataclass
+class _Decoded:
+    """The columns canonical forms read, decoded from a batch once: the fields naming frames
+    or nodes, each frame's own bits, and where a node field means something."""
+
+    cols: dict[str, Array]
+    blocks: list[Array]
+    live: dict[str, Array]
+
+
 class Symmetry:
     """Canonical forms under the accepted groups; ``exact`` when every group was proved, so
     that orbit sizes count concrete states.
 
-    Everything works on the packed words: a permutation of processes moves each process's bits
-    (one shift and mask per contiguous run of fields), and frames are renumbered by rewriting
-    the reference fields and moving the frames' own bits.
+    A batch is decoded once (:class:`_Decoded`).  A permutation of processes moves each
+    process's bits in the words (one shift and mask per contiguous run of fields) and renames
+    the decoded columns; frames are renumbered and nodes relabelled on those columns with
+    elementwise operations only, and the results written back into the words.
     """
 
     def __init__(self, ts: TransitionSystem, groups: Sequence[Interchangeable], exact: bool) -> None:
         layout = self.layout = Layout(ts.schema)
         self.exact = exact
         self.described = ", ".join(g.name for g in groups)
-        self.preconditions = [g.precondition for g in groups if g.precondition is not None]
-        procs = [g for g in groups if not g.references]
-        frames = [g for g in groups if g.references]
-        # Per permutation of the processes, the moves building the permuted state.
+        self.preconditions = list({id(g.precondition): g.precondition for g in groups
+                                   if g.precondition is not None}.values())
+        procs = [g for g in groups if g.slots and not g.references]
+        frames = [g for g in groups if g.slots and g.references]
+        values = [g for g in groups if g.references and not g.slots]
+        # Per permutation of the processes, the moves building the permuted state, and for
+        # each field of a process the field of the original state it takes its value from.
         self.clear = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
         self.perms: list[list[_Run]] = [[]]
         self.orders: list[tuple[int, ...]] = [()]
+        self.renames: list[dict[str, str]] = [{}]
         self.process_slots: tuple[tuple[str, ...], ...] = ()
         if procs:
             slots = self.process_slots = procs[0].slots
-            for slot in slots:
-                self._clear(slot)
+            self._clear(self.clear, [name for slot in slots for name in slot])
             self.orders = list(itertools.permutations(range(len(slots))))
             self.perms = [[run for k, src in enumerate(perm) for run in _runs(layout, slots[src], slots[k])]
                           for perm in self.orders]
+            self.renames = [{name: slots[src][t] for k, src in enumerate(perm)
+                             for t, name in enumerate(slots[k])} for perm in self.orders]
         self.frames = frames[0] if frames else None
+        self.frame_clear = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
+        self.frame_width = 0
+        self.first_value = 0
         if self.frames is not None:
             fr = self.frames
             self.frame_runs = [_runs(layout, fr.slots[0], slot) for slot in fr.slots]
             self.frame_width = sum(layout.schema[f].width for f in fr.slots[0])
             if any(len(r) != 1 for r in self.frame_runs) or self.frame_width > 40:
                 raise ValueError(f"{fr.name}: each object's fields must be adjacent in one word")
-            self.frame_clear = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
-            for slot in fr.slots:
-                self._clear(slot, self.frame_clear)
-            self._clear(fr.references, self.frame_clear)
-            values = list(fr.values)
-            if values != list(range(values[0], values[0] + len(values))):
+            self._clear(self.frame_clear, [*(name for slot in fr.slots for name in slot), *fr.references])
+            values_ = list(fr.values)
+            if values_ != list(range(values_[0], values_[0] + len(values_))):
                 raise ValueError(f"{fr.name}: the values naming the objects must be consecutive")
-            self.first_value = values[0]
+            self.first_value = values_[0]
+        self.nodes = values[0] if values else None
+        self.node_clear = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
+        # A frame's own node field (by frame), moved with the frame; its place in the frame's bits.
+        self.frame_node: list[str | None] = [None] * (len(self.frames.slots) if self.frames else 0)
+        self.frame_node_shift = 0
+        self.frame_node_mask = np.uint64(0)
+        self._node_bits = 0
+        if self.nodes is not None:
+            nodes = self.nodes
+            if list(nodes.values) != list(range(len(nodes.values))):
+                raise ValueError(f"{nodes.name}: the values must be 0, 1, ...")
+            self._clear(self.node_clear, nodes.references)
+            self._node_bits = len(nodes.references).bit_length()
+            if self.frames is not None:
+                names = set(nodes.references)
+                for j, slot in enumerate(self.frames.slots):
+                    self.frame_node[j] = next((n for n in slot if n in names), None)
+                first = self.frame_node[0]
+                if first is not None:
+                    self.frame_node_shift = layout.place[first][1] - self.frame_runs[0][0].dst[1]
+                    f = layout.schema[first]
+                    self.frame_node_mask = np.uint64(((1 << f.width) - 1) << self.frame_node_shift)
         self.signature = self._signature_plan()
 
-    def _signature_plan(self) -> tuple[list[list[_Run]], list[list[str]], int] | None:
-        """How :meth:`_signatures` reads a process: the runs of its own (non-reference) bits,
-        its reference fields, and the bits each reference's code takes; None when too wide."""
+    def _signature_plan(self) -> tuple[list[list[tuple[int, int, int, int]]], list[list[str]],
+                                       list[list[str]], int] | None:
+        """How :meth:`_signatures` reads a process: its own bits (neither naming a frame nor a
+        node) as (word, offset, mask, width) per word they lie in, its fields naming a frame,
+        its fields naming a node, and the bits each frame reference's code takes; None when
+        too wide."""
         if not self.process_slots:
             return None
         layout, fr = self.layout, self.frames
         refs = set(fr.references) if fr is not None else set()
+        node_fields = set(self.nodes.references) if self.nodes is not None else set()
         ref_bits = 0
         if fr is not None:
             count_bits = len(fr.references).bit_length()
             value_bits = max(layout.schema[name].hi for name in fr.references).bit_length()
-            ref_bits = 1 + max(value_bits, count_bits + self.frame_width)
-        own_runs, ref_fields = [], []
+            ref_bits = 1 + max(value_bits, count_bits + self._frame_key_bits())
+        own_runs, ref_fields, node_own = [], [], []
         for slot in self.process_slots:
-            own = [name for name in slot if name not in refs]
-            own_runs.append(_runs(layout, own, own))
+            own = [name for name in slot if name not in refs and name not in node_fields]
+            pieces: dict[int, list[tuple[int, int]]] = {}
+            for name in own:
+                w, off = layout.place[name]
+                if layout.schema[name].width:
+                    pieces.setdefault(w, []).append((off, layout.schema[name].width))
+            spans = []
+            for w, fields in sorted(pieces.items()):
+                lo = min(off for off, _ in fields)
+                hi = max(off + width for off, width in fields)
+                mask = sum(((1 << width) - 1) << (off - lo) for off, width in fields)
+                spans.append((w, lo, mask, hi - lo))
+            own_runs.append(spans)
             ref_fields.append([name for name in slot if name in refs])
-            width = sum(layout.schema[name].width for name in own) + ref_bits * len(ref_fields[-1])
+            node_own.append([name for name in slot if name in node_fields])
+            width = (sum(span[3] for span in spans) + ref_bits * len(ref_fields[-1])
+                     + self._node_bits * len(node_own[-1]))
             if width > 62:
                 return None
-        return own_runs, ref_fields, ref_bits
+        return own_runs, ref_fields, node_own, ref_bits
+
+    def _frame_key_bits(self) -> int:
+        return self.frame_width + (self._node_bits if self.frame_node and self.frame_node[0] else 0)
 
     @classmethod
     def of(cls, ts: TransitionSystem,
@@ -221,12 +293,13 @@ class Symmetry:
         accepted: list[Interchangeable] = []
         notes: list[str] = []
         for group in ts.symmetry:
-            if len(group.slots) < 2:
+            if len(group.slots or group.values) < 2:
                 continue
             why = "" if group.vouched else disproof(ts, obligations, group)
             if why:
                 notes.append(f"symmetry off for {why}")
-            elif any(bool(g.references) == bool(group.references) for g in accepted):
+            elif any((bool(g.references), bool(g.slots)) == (bool(group.references), bool(group.slots))
+                     for g in accepted):
                 notes.append(f"symmetry off for {group.name}: one group of its shape is reduced already")
             else:
                 accepted.append(group)
@@ -237,11 +310,16 @@ class Symmetry:
             return None, notes
         return cls(ts, accepted, exact=not any(g.vouched for g in accepted)), notes
 
-    def _clear(self, names: Sequence[str], into: np.ndarray | None = None) -> None:
-        target = self.clear if into is None else into
+    def _clear(self, target: np.ndarray, names: Sequence[str]) -> None:
         for name in names:
             w, off = self.layout.place[name]
             target[w] &= ~np.uint64(((1 << self.layout.schema[name].width) - 1) << off)
+
+    def _put(self, rows: Words, name: str, values: Array) -> None:
+        """Write int64 ``values`` (within the field's range) into cleared field ``name``."""
+        w, off = self.layout.place[name]
+        lo = self.layout.schema[name].lo
+        rows[:, w] |= (values - lo if lo else values).view(np.uint64) << np.uint64(off)
 
     def _permuted(self, rows: Words, runs: list[_Run]) -> Words:
         if not runs:
@@ -251,82 +329,184 @@ class Symmetry:
             out[:, run.dst[0]] |= _bits(rows, run.src, run.width) << np.uint64(run.dst[1])
         return out
 
-    def _relabel(self, rows: Words) -> Words:
-        """``rows`` (modified in place) with the frames renumbered by first reference, frames no
-        field names after them, ordered by their own bits."""
-        fr = self.frames
-        if fr is None:
-            return rows
-        layout, objects = self.layout, len(fr.slots)
-        refs = np.stack([layout.column(rows, name) for name in fr.references], axis=1).astype(np.int64)
-        blocks = np.stack([_bits(rows, runs[0].dst, self.frame_width) for runs in self.frame_runs], axis=1)
-        n, every = len(rows), np.arange(len(rows))
-        first = np.full((n, objects), len(fr.references), dtype=np.int64)
-        for r in range(len(fr.references) - 1, -1, -1):
-            label = refs[:, r] - self.first_value
-            named = (label >= 0) & (label < objects)
-            first[every[named], label[named]] = r
-        keys = (first << 40) | blocks.astype(np.int64)
-        # rank[:, k]: the new label of frame k, how many frames order before it (ties, only
-        # between identical unnamed frames, by old label)
-        rank = np.zeros((n, objects), dtype=np.int64)
-        for k in range(objects):
-            for j in range(objects):
-                if j != k:
-                    rank[:, k] += (keys[:, j] < keys[:, k]) if j > k else (keys[:, j] <= keys[:, k])
-        order = np.empty_like(rank)
-        for k in range(objects):
-            order[every, rank[:, k]] = k
-        named = (refs >= self.first_value) & (refs < self.first_value + objects)
-        relabelled = np.take_along_axis(rank, np.where(named, refs - self.first_value, 0), axis=1)
-        refs = np.where(named, relabelled + self.first_value, refs)
-        moved = np.take_along_axis(blocks, order, axis=1)
-        rows &= self.frame_clear
-        for c, name in enumerate(fr.references):
-            f = layout.schema[name]
-            w, off = layout.place[name]
-            rows[:, w] |= (refs[:, c] - f.lo).astype(np.uint64) << np.uint64(off)
-        for j, runs in enumerate(self.frame_runs):
-            w, off = runs[0].dst
-            rows[:, w] |= moved[:, j] << np.uint64(off)
-        return rows
+    # Decoding --------------------------------------------------------------------------------------
+    def _decode(self, rows: Words) -> _Decoded:
+        layout, fr, nodes = self.layout, self.frames, self.nodes
+        names = [*(fr.references if fr is not None else ()), *(nodes.references if nodes is not None else ())]
+        cols = {}
+        for name in dict.fromkeys(names):
+            col = _ints(rows, layout.place[name], layout.schema[name].width)
+            cols[name] = col + layout.schema[name].lo if layout.schema[name].lo else col
+        blocks = ([_ints(rows, runs[0].dst, self.frame_width) for runs in self.frame_runs]
+                  if fr is not None else [])
+        live: dict[str, Array] = {}
+        if nodes is not None and any(e is not None for e in nodes.live):
+            values = Values(len(rows), field_leaf(layout, rows))
+            live = {name: values.mask(e) for name, e in zip(nodes.references, nodes.live, strict=False)
+                    if e is not None}
+        return _Decoded(cols, blocks, live)
 
-    def _candidates(self, rows: Words) -> list[Words]:
-        return [self._relabel(self._permuted(rows, runs)) for runs in self.perms]
+    def _node_counts(self, dec: _Decoded, n: int) -> dict[str, Array]:
+        """Per node field, how many meaningful node fields hold the same node (0 where the field
+        itself means nothing): a key that does not depend on the nodes' labels."""
+        nodes = self.nodes
+        if nodes is None:
+            return {}
+        every = np.ones(n, dtype=bool)
+        live = [dec.live.get(name, every) for name in nodes.references]
+        cols = [dec.cols[name] for name in nodes.references]
+        if len(nodes.values) == 2:
+            ones = _total([c & m for c, m in zip(cols, live, strict=True)], n)
+            per_node = [_total(live, n) - ones, ones]
+        else:
+            per_node = [_total([(c == v) & m for c, m in zip(cols, live, strict=True)], n)
+                        for v in range(len(nodes.values))]
+        counts: dict[str, Array] = {}
+        for name, col, m in zip(nodes.references, cols, live, strict=True):
+            count = per_node[0]
+            for v in range(1, len(per_node)):
+                count = np.where(col == v, per_node[v], count)
+            counts[name] = np.where(m, count, 0)
+        return counts
 
-    def _signatures(self, rows: Words) -> Array | None:
-        """Per row and process, a key that does not depend on the labels of frames: the process's
-        own bits, and for each of its fields naming a frame, that frame's own bits and how many
-        fields name it (None when the key would not fit 62 bits)."""
+    def _signatures(self, rows: Words, dec: _Decoded) -> Array | None:
+        """Per row and process, a key that depends on the labels of neither frames nor nodes: the
+        process's own bits, its nodes as counts (:meth:`_node_counts`), and for each of its
+        fields naming a frame, that frame's own bits and node count, and how many fields name
+        it (None when the key would not fit 62 bits)."""
         if self.signature is None:
             return None
-        own_runs, ref_fields, ref_bits = self.signature
-        layout, fr = self.layout, self.frames
-        columns: dict[str, Array] = {}
+        own_runs, ref_fields, node_own, ref_bits = self.signature
+        fr = self.frames
+        node_counts = self._node_counts(dec, len(rows))
         counts: dict[str, Array] = {}
-        blocks: list[Array] = []
+        keys: list[Array] = []
         if fr is not None:
-            columns = {name: layout.column(rows, name).astype(np.int64) for name in fr.references}
-            for name, col in columns.items():
-                counts[name] = sum((col == other).astype(np.int64) for other in columns.values())
-            blocks = [_bits(rows, runs[0].dst, self.frame_width).astype(np.int64) for runs in self.frame_runs]
+            for name in fr.references:
+                counts[name] = _total([dec.cols[name] == dec.cols[other] for other in fr.references],
+                                      len(rows))
+            for j, block in enumerate(dec.blocks):
+                key = block & ~np.int64(self.frame_node_mask)
+                node = self.frame_node[j]
+                if node is not None:
+                    key = (key << self._node_bits) | node_counts[node]
+                keys.append(key)
+        frame_bits = self._frame_key_bits()
         sig = np.zeros((len(rows), len(self.process_slots)), dtype=np.int64)
         for k in range(len(self.process_slots)):
             key = np.zeros(len(rows), dtype=np.int64)
-            for run in own_runs[k]:
-                key = (key << run.width) | _bits(rows, run.src, run.width).astype(np.int64)
+            for w, off, mask, width in own_runs[k]:
+                key = (key << width) | ((rows[:, w] >> np.uint64(off)) & np.uint64(mask)).view(np.int64)
+            for name in node_own[k]:
+                key = (key << self._node_bits) | node_counts[name]
             for name in ref_fields[k]:
                 assert fr is not None
-                col = columns[name]
-                label = col - self.first_value
-                named = (label >= 0) & (label < len(fr.slots))
-                block = np.zeros(len(rows), dtype=np.int64)
-                for j, b in enumerate(blocks):
-                    block = np.where(label == j, b, block)
-                anon = (1 << (ref_bits - 1)) | (counts[name] << self.frame_width) | block
+                col = dec.cols[name]
+                frame_key = np.zeros(len(rows), dtype=np.int64)
+                for j, fk in enumerate(keys):
+                    frame_key = np.where(col == self.first_value + j, fk, frame_key)
+                named = (col >= self.first_value) & (col < self.first_value + len(keys))
+                anon = (1 << (ref_bits - 1)) | (counts[name] << frame_bits) | frame_key
                 key = (key << ref_bits) | np.where(named, anon, col)
             sig[:, k] = key
         return sig
+
+    # One candidate ---------------------------------------------------------------------------------
+    def _candidate(self, rows: Words, dec: _Decoded, o: int, at: Array | None) -> Words:
+        """The rows at ``at`` (all when None) with the processes in order ``o``, then the frames
+        renumbered by first reference (frames no field names after them, ordered by their own
+        bits) and the nodes by first appearance among the meaningful node fields."""
+        rename = self.renames[o]
+
+        def col(name: str, table: dict[str, Array]) -> Array | None:
+            found = table.get(rename.get(name, name))
+            return found if found is None or at is None else found[at]
+
+        words = self._permuted(rows if at is None else rows[at], self.perms[o])
+        n = len(words)
+        fr, nodes = self.frames, self.nodes
+        rank: list[Array] = []
+        blocks: list[Array] = []
+        if fr is not None:
+            refs = [col(name, dec.cols) for name in fr.references]
+            objects, total = len(fr.slots), len(fr.references)
+            keys = []
+            for k in range(objects):
+                first = np.full(n, total, dtype=np.int64)
+                for r in range(total - 1, -1, -1):
+                    first = np.where(refs[r] == self.first_value + k, r, first)
+                block = dec.blocks[k] if at is None else dec.blocks[k][at]
+                blocks.append(block)
+                keys.append((first << 40) | block)
+            # rank[k]: the new label of frame k, how many frames order before it (ties, only
+            # between identical unnamed frames, by old label)
+            for k in range(objects):
+                rank.append(_total([(keys[j] < keys[k]) if j > k else (keys[j] <= keys[k])
+                                    for j in range(objects) if j != k], n))
+            words &= self.frame_clear
+            for name, ref in zip(fr.references, refs, strict=True):
+                assert ref is not None
+                new = ref
+                for k in range(objects):
+                    new = np.where(ref == self.first_value + k, self.first_value + rank[k], new)
+                self._put(words, name, new)
+            moved = []
+            for j, runs in enumerate(self.frame_runs):
+                block = blocks[0]
+                for k in range(1, objects):
+                    block = np.where(rank[k] == j, blocks[k], block)
+                moved.append(block)
+                w, off = runs[0].dst
+                words[:, w] |= block.astype(np.uint64) << np.uint64(off)
+        if nodes is not None:
+            vals: list[Array] = []
+            live: list[Array | None] = []
+            for name in nodes.references:
+                j = self.frame_node.index(name) if name in self.frame_node else -1
+                if j >= 0:  # a frame's node moves with the frame: frame j is the one ranked j
+                    width = self.layout.schema[name].width
+                    vals.append((moved[j] >> self.frame_node_shift) & ((1 << width) - 1))
+                    lives = [dec.live.get(self.frame_node[k] or "") for k in range(len(rank))]
+                    m: Array | None = None
+                    if all(x is not None for x in lives):
+                        got = [x if at is None else x[at] for x in lives if x is not None]
+                        m = got[0]
+                        for k in range(1, len(rank)):
+                            m = np.where(rank[k] == j, got[k], m)
+                    live.append(m)
+                else:
+                    vals.append(col(name, dec.cols))  # type: ignore[arg-type]
+                    live.append(col(name, dec.live))
+            words &= self.node_clear
+            for name, new in zip(nodes.references, self._first_appearance(vals, live, n), strict=True):
+                self._put(words, name, new)
+        return words
+
+    def _first_appearance(self, vals: list[Array], live: list[Array | None], n: int) -> list[Array]:
+        """Node values renumbered in the order they first appear among the live fields (fields
+        not live become 0)."""
+        assert self.nodes is not None
+        if len(self.nodes.values) == 2:  # relabelling is exchanging when the first live is 1
+            first = np.zeros(n, dtype=np.int64)
+            for v, m in zip(reversed(vals), reversed(live), strict=True):
+                first = v if m is None else np.where(m, v, first)
+            return [v ^ first if m is None else np.where(m, v ^ first, 0)
+                    for v, m in zip(vals, live, strict=True)]
+        every = np.arange(n)
+        label = np.full((n, len(self.nodes.values)), -1, dtype=np.int64)
+        taken = np.zeros(n, dtype=np.int64)
+        out = []
+        for v, m in zip(vals, live, strict=True):
+            mask = np.ones(n, dtype=bool) if m is None else m
+            fresh = mask & (label[every, v] < 0)
+            label[every[fresh], v[fresh]] = taken[fresh]
+            taken += fresh
+            out.append(np.where(mask, label[every, v], 0))
+        return out
+
+    def _candidates(self, rows: Words) -> list[Words]:
+        dec = self._decode(rows)
+        return [self._candidate(rows, dec, o, None) for o in range(len(self.orders))]
 
     # What the search uses ------------------------------------------------------------------------
     def canonical(self, rows: Words) -> Words:
@@ -334,28 +514,34 @@ class Symmetry:
 
         Only the permutations of processes that sort them by their label-free keys
         (:meth:`_signatures`) are tried for a row; ties try every order among the tied ones.
-        Those permutations move with the processes and ignore frame labels, so the set of
-        candidates, and its smallest member, is the same for every member of an orbit.
+        Those permutations move with the processes and ignore frame and node labels, so the set
+        of candidates, and its smallest member, is the same for every member of an orbit.
         """
         if len(rows) == 0:
             return rows
-        sig = self._signatures(rows)
+        dec = self._decode(rows)
+        sig = self._signatures(rows, dec)
         if sig is None:
-            cands = self._candidates(rows)
-            best = cands[0].copy()
-            for c in cands[1:]:
+            best = self._candidate(rows, dec, 0, None)
+            for o in range(1, len(self.orders)):
+                c = self._candidate(rows, dec, o, None)
                 smaller = less(c, best)
                 best[smaller] = c[smaller]
             return best
         best = np.full_like(rows, np.uint64(2**64 - 1))
-        for order, runs in zip(self.orders, self.perms, strict=True):
+        for o, order in enumerate(self.orders):
             ok = np.ones(len(rows), dtype=bool)
             for a, b in itertools.pairwise(order):
                 ok &= sig[:, a] <= sig[:, b]
+            if ok.all():
+                cand = self._candidate(rows, dec, o, None)
+                smaller = less(cand, best)
+                best[smaller] = cand[smaller]
+                continue
             at = np.flatnonzero(ok)
             if len(at) == 0:
                 continue
-            cand = self._relabel(self._permuted(rows[at], runs))
+            cand = self._candidate(rows, dec, o, at)
             smaller = less(cand, best[at])
             best[at[smaller]] = cand[smaller]
         return best
