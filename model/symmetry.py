@@ -21,6 +21,13 @@ task, or range over whole (migrate_task_to takes every node); no operation or pr
 node.  A frame's node means nothing while the frame is free (an anonymous frame no PTE names,
 reset to node 0 when freed) or, for shmem, not yet in the page cache; a permutation of nodes
 leaves those at 0, which the precondition checks.  Vouched under the same condition as frames.
+
+Page offsets are interchangeable too: every operation that acts on one page is instantiated for
+every page with the same body, the others (mmap, mprotect, fork, clear_refs) treat all pages
+alike, and every property quantifies over all of them.  Exchanging two offsets exchanges them
+in every process at once, with the shmem page at that offset (its fields, and the pfn naming it)
+and a pending fault's page; a task with no pending fault has its fault page reset to 0, which
+the precondition checks.  Vouched under the same condition as frames.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from collections.abc import Sequence
 
 from numacheck.model.builder import Step
 from numacheck.model.expr import Expr, all_, any_, lift
-from numacheck.model.instance import Instance, frame_name, pte_name, task_name
+from numacheck.model.instance import FAULT_KINDS, Instance, frame_name, pte_name, task_name
 from numacheck.model.mm import MM
 from numacheck.model.operation import Operation
 from numacheck.model.pte import pte_present
@@ -50,14 +57,19 @@ def process_fields(schema: Schema, p: int) -> tuple[str, ...]:
     return tuple(f.name for f in schema.fields if f.name.startswith(f"p{p}."))
 
 
+def page_fields(schema: Schema, p: int, i: int) -> tuple[str, ...]:
+    """The fields of PTE ``i`` of process ``p``, in schema order."""
+    return tuple(f.name for f in schema.fields if f.name.startswith(f"p{p}.pte[{i}]."))
+
+
 def frame_fields(schema: Schema, frame: str) -> tuple[str, ...]:
     """The fields of one frame (``anon0``), in schema order."""
     return tuple(f.name for f in schema.fields if f.name.startswith(f"{frame}."))
 
 
 def free_frames_blank(inst: Instance, schema: Schema) -> Expr:
-    """Every anonymous frame no PTE names is blank, no non-present PTE names one, and a shmem
-    page not in the page cache is on node 0."""
+    """Every anonymous frame no PTE names is blank, no non-present PTE names one, a shmem page
+    not in the page cache is on node 0, and a task with no pending fault has fault page 0."""
     mm = MM(inst, Step(schema))
     ptes = [mm.pte(p, i) for p, i in mm.ptes()]
     conds: list[Expr] = []
@@ -69,7 +81,14 @@ def free_frames_blank(inst: Instance, schema: Schema) -> Expr:
     conds += [pte_present(pte) | ~mm.PageAnon(pte.pfn) for pte in ptes]
     conds += [mm.shmem_cached(i) | mm.page_to_nid(lift(inst.shmem_frame(i))).eq(0)
               for i in range(inst.pages)]
+    conds += [_fault_pending(mm, p) | mm.step.read(task_name(p, "fault_page")).eq(0)
+              for p in range(inst.processes)]
     return all_(conds)
+
+
+def _fault_pending(mm: MM, p: int) -> Expr:
+    """Whether the task of ``p`` has a fault awaiting its handler (its fault page means something)."""
+    return mm.step.read(task_name(p, "fault")).ne(FAULT_KINDS.index("none"))
 
 
 def _anon_named(inst: Instance, schema: Schema, k: int) -> Expr:
@@ -107,5 +126,22 @@ def interchangeable(inst: Instance, schema: Schema,
             live=(*(None for _ in range(inst.processes)),
                   *(MM(inst, Step(schema)).shmem_cached(i) for i in range(inst.pages)),
                   *(_anon_named(inst, schema, k) for k in range(inst.anon_frames))),
+        ))
+        out.append(Interchangeable(
+            "pages",
+            tuple((*(name for p in range(inst.processes) for name in page_fields(schema, p, i)),
+                   *frame_fields(schema, f"shmem{i}")) for i in range(inst.pages)),
+            references=(*(task_name(p, "fault_page") for p in range(inst.processes)),
+                        *(pte_name(p, i, "pfn") for p in range(inst.processes) for i in range(inst.pages))),
+            values=tuple(range(inst.pages)),
+            values_by_reference=(*(tuple(range(inst.pages)) for _ in range(inst.processes)),
+                                 *(tuple(inst.shmem_frame(i) for i in range(inst.pages))
+                                   for _ in range(inst.processes * inst.pages))),
+            vouched=True,
+            precondition=free_frames_blank(inst, schema),
+            reason="every page operation is instantiated for every page alike and the others "
+                   "treat all pages alike; an idle task's fault page is reset to 0",
+            live=(*(_fault_pending(MM(inst, Step(schema)), p) for p in range(inst.processes)),
+                  *(None for _ in range(inst.processes * inst.pages))),
         ))
     return tuple(out)

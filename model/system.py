@@ -100,6 +100,10 @@ class Interchangeable:
     A group with references and no slots permutes values only (NUMA nodes).  ``live[r]``, where
     given, says when reference ``r`` means something; where it is false the model has reset
     the field to its lowest value (a freed frame's node), and a permutation leaves it there.
+    ``values_by_reference[r]``, where given, replaces ``values`` for reference ``r`` (a page is
+    named by its offset in a task's pending fault and by its shmem frame in a PTE).  Objects
+    whose slots lie inside another group's objects (a page offset, in every process) are
+    permuted within them, all objects at once.
     Without ``vouched`` the engine proves the symmetry itself, by renaming the system's
     expressions; with it the model asserts a symmetry the expressions cannot show (the
     lowest-free-frame allocation), and ``precondition`` is the state invariant its argument
@@ -114,6 +118,7 @@ class Interchangeable:
     precondition: Expr | None = None
     reason: str = ""
     live: tuple[Expr | None, ...] = ()
+    values_by_reference: tuple[tuple[int, ...], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ orbit counts add up to the concrete state count, and it refuses what it cannot j
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
+import numpy as np
 import pytest
 
 from numacheck.checker.engines.explicit import explore
@@ -136,43 +138,24 @@ def _swap_nodes(inst: Instance, values: dict[str, object]) -> dict[str, object]:
 
 @pytest.mark.parametrize("variant", list(BUILTIN))
 def test_exchanging_nodes_maps_every_step_to_a_step(variant: str) -> None:
-    """The model's node symmetry, checked state by state on the first reachable states (in
-    breadth-first order) of a small instance with every area: the successors of the swapped
-    state are the swapped successors, with the same obligation verdicts."""
-    ts = build(BUILTIN[variant], TWO_NODES)
-    obligations = [p.instantiate(ts, TWO_NODES) for p in covered_by(TWO_NODES)]
-    compiled = compile_system(ts, obligations)
-    schema = ts.schema
-
-    def swap(s: int) -> int:
-        return schema.pack(_swap_nodes(TWO_NODES, schema.unpack(s)))  # type: ignore[arg-type]
-
-    seen = set(ts.initial_states())
-    frontier = list(seen)
-    while frontier and len(seen) < 1500:
-        nxt = []
-        for s in frontier:
-            assert compiled.check_state(swap(s)) == compiled.check_state(s)
-            succ = {(t, vm, sm) for _, t, vm, sm in compiled.expand(s)}
-            assert {(t, vm, sm) for _, t, vm, sm in compiled.expand(swap(s))} == \
-                {(swap(t), vm, sm) for t, vm, sm in succ}
-            for t, _, _ in succ:
-                if t not in seen:
-                    seen.add(t)
-                    nxt.append(t)
-        frontier = nxt
-    assert len(seen) >= 1500
+    _assert_equivariant(variant, TWO_NODES, _swap_nodes)
 
 
 @pytest.mark.parametrize("variant", ["linux-4.0-rc1", "linux-6.2", "linux-6.11"])
 def test_node_symmetry_changes_no_verdict_and_no_shortest_length(variant: str) -> None:
-    ts = build(BUILTIN[variant], TWO_NODES)
-    obligations = [p.instantiate(ts, TWO_NODES) for p in covered_by(TWO_NODES)]
+    _assert_same_verdicts(variant, TWO_NODES, "nodes")
+
+
+def _assert_same_verdicts(variant: str, inst: Instance, group: str) -> None:
+    """Symmetry (including ``group``) on and off: the same verdicts and shortest lengths, fewer
+    states stored, and the traces rebuilt from orbits replay."""
+    ts = build(BUILTIN[variant], inst)
+    obligations = [p.instantiate(ts, inst) for p in covered_by(inst)]
     reduced = explore(ts, obligations)
     plain = explore(ts, obligations, Limits(symmetry=False))
     compiled = compile_system(ts, obligations)
     for j, (r, p) in enumerate(zip(reduced, plain, strict=True)):
-        assert r.verdict == p.verdict and "nodes" in r.stats.symmetry
+        assert r.verdict == p.verdict and group in r.stats.symmetry
         if r.verdict == "violated":
             assert r.path is not None and r.depth == p.depth == len(r.path) - 1
             replay(ts, compiled, r.path)
@@ -191,3 +174,124 @@ def test_sorted_process_orders_find_the_same_orbits_with_nodes(monkeypatch: pyte
     monkeypatch.setattr(Symmetry, "_signature_plan", lambda self: None)
     [every] = explore(ts, obligations)
     assert pruned.stats.states == every.stats.states == 113626
+
+
+TWO_PAGES = Instance(processes=1, pages=2, nodes=1, areas=frozenset(AREAS))
+
+
+def _swap_pages(inst: Instance, values: dict[str, object]) -> dict[str, object]:
+    """The state with page offsets 0 and 1 exchanged: every process's PTEs 0 and 1, shmem pages
+    0 and 1 and the pfns naming them, and a pending fault's page (the model's claim, restated
+    independently of model/symmetry.py)."""
+    out = dict(values)
+    shmem = {inst.shmem_frame(0): inst.shmem_frame(1), inst.shmem_frame(1): inst.shmem_frame(0)}
+    for name, value in values.items():
+        for a, b in (("[0].", "[1]."), ("[1].", "[0]."), ("shmem0.", "shmem1."), ("shmem1.", "shmem0.")):
+            if a in name:
+                out[name.replace(a, b)] = value
+    for p in range(inst.processes):
+        for i in range(inst.pages):
+            pfn = pte_name(p, i, "pfn")
+            out[pfn] = shmem.get(out[pfn], out[pfn])  # type: ignore[call-overload]
+        if values[task_name(p, "fault")]:
+            out[task_name(p, "fault_page")] = 1 - int(values[task_name(p, "fault_page")])  # type: ignore[call-overload]
+    return out
+
+
+def _assert_equivariant(variant: str, inst: Instance,
+                        swap_values: Callable[[Instance, dict[str, object]], dict[str, object]]) -> None:
+    """On the first reachable states (breadth-first order), the successors of the swapped state
+    are the swapped successors, with the same obligation verdicts."""
+    ts = build(BUILTIN[variant], inst)
+    obligations = [p.instantiate(ts, inst) for p in covered_by(inst)]
+    compiled = compile_system(ts, obligations)
+    schema = ts.schema
+
+    def swap(s: int) -> int:
+        return schema.pack(swap_values(inst, schema.unpack(s)))  # type: ignore[arg-type]
+
+    seen = set(ts.initial_states())
+    frontier = list(seen)
+    while frontier and len(seen) < 1000:
+        nxt = []
+        for s in frontier:
+            assert compiled.check_state(swap(s)) == compiled.check_state(s)
+            succ = {(t, vm, sm) for _, t, vm, sm in compiled.expand(s)}
+            assert {(t, vm, sm) for _, t, vm, sm in compiled.expand(swap(s))} == \
+                {(swap(t), vm, sm) for t, vm, sm in succ}
+            for t, _, _ in succ:
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+        frontier = nxt
+    assert len(seen) >= 1000
+
+
+#: One era per NUMA hinting scheme and fault-path generation (the page claim is about how
+#: operations are instantiated, which every era shares; the node test covers every era).
+PAGE_ERAS = ("linux-3.19", "linux-4.0-rc1", "linux-5.13", "linux-6.2", "linux-6.11")
+
+
+@pytest.mark.parametrize("variant", PAGE_ERAS)
+def test_exchanging_pages_maps_every_step_to_a_step(variant: str) -> None:
+    _assert_equivariant(variant, TWO_PAGES, _swap_pages)
+
+
+@pytest.mark.parametrize("variant", ["linux-4.0-rc1", "linux-6.3"])
+def test_page_symmetry_changes_no_verdict_and_no_shortest_length(variant: str) -> None:
+    _assert_same_verdicts(variant, TWO_PAGES, "pages")
+
+
+def _swap_processes(inst: Instance, values: dict[str, object]) -> dict[str, object]:
+    """The state with processes 0 and 1 exchanged."""
+    out = dict(values)
+    for name, value in values.items():
+        for a, b in (("p0.", "p1."), ("p1.", "p0.")):
+            if name.startswith(a):
+                out[b + name[len(a):]] = value
+    return out
+
+
+def _rename_frames(inst: Instance, values: dict[str, object]) -> dict[str, object]:
+    """The state with its allocated anonymous frames renumbered in reverse."""
+    out = dict(values)
+    frames = [inst.anon_frame(k) for k in range(inst.anon_frames)]
+    new = dict(zip(frames, reversed(frames), strict=True))
+    for k in range(inst.anon_frames):
+        for attr in ("PageAnonExclusive", "page_to_nid"):
+            out[frame_name(f"anon{inst.anon_frames - 1 - k}", attr)] = values[frame_name(f"anon{k}", attr)]
+    for p in range(inst.processes):
+        for i in range(inst.pages):
+            pfn = pte_name(p, i, "pfn")
+            out[pfn] = new.get(values[pfn], values[pfn])  # type: ignore[call-overload]
+    return out
+
+
+@pytest.mark.parametrize("variant", ["linux-4.0-rc1", "linux-6.11"])
+def test_canonical_forms_are_the_same_across_an_orbit(variant: str) -> None:
+    """On reachable states of 2 processes x 2 pages x 2 nodes: each state and its images under
+    exchanging processes, pages, nodes and renumbering frames (restated here, independently
+    of the engine) have one canonical form, which is canonical itself and meets the
+    precondition."""
+    inst = Instance(processes=2, pages=2, nodes=2)
+    ts = build(BUILTIN[variant], inst)
+    symmetry, _ = Symmetry.of(ts, [])
+    assert symmetry is not None and symmetry.described == "processes, anonymous frames, nodes, pages"
+    compiled = compile_system(ts, [])
+    seen = set(ts.initial_states())
+    frontier = list(seen)
+    while frontier and len(seen) < 2000:
+        level = {t: None for s in frontier for _, t, _, _ in compiled.expand(s) if t not in seen}
+        frontier = list(level)[:2000]
+        seen.update(frontier)
+    layout, schema = symmetry.layout, ts.schema
+    states = sorted(seen)
+    images = [states]
+    for move in (_swap_processes, _swap_pages, _swap_nodes, _rename_frames):
+        images.append([schema.pack(move(inst, schema.unpack(s))) for s in states])  # type: ignore[arg-type]
+    forms = [symmetry.canonical(layout.rows(batch)) for batch in images]
+    for other in forms[1:]:
+        assert (other == forms[0]).all()
+    assert (symmetry.canonical(forms[0]) == forms[0]).all()
+    assert not symmetry.precondition_fails(forms[0])
+    assert len(np.unique(forms[0], axis=0)) < len(states)

@@ -153,9 +153,17 @@ def _ints(rows: Words, where: tuple[int, int], width: int) -> Array:
     return _bits(rows, where, width).view(np.int64)
 
 
+#: Rows canonicalised at once.
+BLOCK = 1 << 17
+
+#: The type decoded fields and the labels computed from them take: small, so that the
+#: elementwise work of canonical forms moves little memory.
+SMALL = np.int16
+
+
 def _total(parts: Sequence[Array], n: int) -> Array:
-    """The elementwise sum of boolean or integer arrays, as int64."""
-    out = np.zeros(n, dtype=np.int64)
+    """The elementwise sum of boolean or small integer arrays."""
+    out = np.zeros(n, dtype=SMALL)
     for part in parts:
         out += part
     return out
@@ -169,6 +177,25 @@ class _Decoded:
     cols: dict[str, Array]
     blocks: list[Array]
     live: dict[str, Array]
+
+
+#: One permutation of a nested group: the moves of its objects' slots, and per reference field
+#: the renaming of the values naming them.
+_NestedPerm = tuple[list[_Run], list[tuple[str, dict[int, int]]]]
+
+
+def _shape(group: Interchangeable, groups: Sequence[Interchangeable]) -> str:
+    """How the engine reduces ``group``: ``objects`` (processes) and ``named objects`` (frames,
+    named by reference fields) are relabelled to a canonical order, ``values`` (nodes) by first
+    appearance, and ``nested objects`` (pages, whose slots lie inside other groups' objects) by
+    trying every permutation."""
+    if not group.slots:
+        return "values"
+    if not group.references:
+        return "objects"
+    mine = {name for slot in group.slots for name in slot}
+    inside = any(mine & {name for slot in g.slots for name in slot} for g in groups if g is not group)
+    return "nested objects" if inside else "named objects"
 
 
 class Symmetry:
@@ -187,9 +214,11 @@ class Symmetry:
         self.described = ", ".join(g.name for g in groups)
         self.preconditions = list({id(g.precondition): g.precondition for g in groups
                                    if g.precondition is not None}.values())
-        procs = [g for g in groups if g.slots and not g.references]
-        frames = [g for g in groups if g.slots and g.references]
-        values = [g for g in groups if g.references and not g.slots]
+        procs = [g for g in groups if _shape(g, groups) == "objects"]
+        frames = [g for g in groups if _shape(g, groups) == "named objects"]
+        values = [g for g in groups if _shape(g, groups) == "values"]
+        nested = [g for g in groups if _shape(g, groups) == "nested objects"]
+        self.pages = self._nested_plan(nested[0]) if nested else [([], [])]
         # Per permutation of the processes, the moves building the permuted state, and for
         # each field of a process the field of the original state it takes its value from.
         self.clear = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
@@ -286,6 +315,50 @@ class Symmetry:
     def _frame_key_bits(self) -> int:
         return self.frame_width + (self._node_bits if self.frame_node and self.frame_node[0] else 0)
 
+    def _nested_plan(self, group: Interchangeable) -> list[_NestedPerm]:
+        """Per permutation of ``group``'s objects, the moves of their slots and, per reference,
+        the renaming of the values that name them."""
+        layout = self.layout
+        self.nested_clear = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
+        self._clear(self.nested_clear, [name for slot in group.slots for name in slot])
+        by_ref = group.values_by_reference or tuple(group.values for _ in group.references)
+        self.nested = group
+        plans = []
+        for perm in itertools.permutations(range(len(group.slots))):
+            runs = [run for k, src in enumerate(perm)
+                    for run in _runs(layout, group.slots[src], group.slots[k])]
+            maps = [(name, {values[src]: values[k] for k, src in enumerate(perm)})
+                    for name, values in zip(group.references, by_ref, strict=True)]
+            plans.append((runs, maps))
+        return plans
+
+    def _nested(self, rows: Words, plan: _NestedPerm) -> Words:
+        """``rows`` with the nested objects permuted by ``plan`` (references that mean nothing,
+        per ``live``, are left as they are)."""
+        runs, maps = plan
+        layout, group = self.layout, self.nested
+        out = rows & self.nested_clear
+        for run in runs:
+            out[:, run.dst[0]] |= _bits(rows, run.src, run.width) << np.uint64(run.dst[1])
+        # the references, where they lie in the moved slots, moved already: rename their values
+        values = Values(len(out), field_leaf(layout, out))
+        live = dict(zip(group.references, group.live, strict=False))
+        renamed = []
+        for name, mapping in maps:
+            col = values.ints(self._var(name))
+            new = col
+            for old, value in mapping.items():
+                if old != value:
+                    new = np.where(col == old, value, new)
+            expr = live.get(name)
+            if expr is not None:
+                new = np.where(values.mask(expr), new, col)
+            renamed.append((name, new.astype(np.int64)))
+        self._clear_rows(out, [name for name, _ in renamed])
+        for name, new in renamed:
+            self._put(out, name, new)
+        return out
+
     @classmethod
     def of(cls, ts: TransitionSystem,
            obligations: Sequence[Obligation]) -> tuple[Symmetry | None, list[str]]:
@@ -298,8 +371,7 @@ class Symmetry:
             why = "" if group.vouched else disproof(ts, obligations, group)
             if why:
                 notes.append(f"symmetry off for {why}")
-            elif any((bool(g.references), bool(g.slots)) == (bool(group.references), bool(group.slots))
-                     for g in accepted):
+            elif any(_shape(g, ts.symmetry) == _shape(group, ts.symmetry) for g in accepted):
                 notes.append(f"symmetry off for {group.name}: one group of its shape is reduced already")
             else:
                 accepted.append(group)
@@ -315,11 +387,21 @@ class Symmetry:
             w, off = self.layout.place[name]
             target[w] &= ~np.uint64(((1 << self.layout.schema[name].width) - 1) << off)
 
+    def _var(self, name: str) -> Expr:
+        return self.layout.schema.var(name)
+
+    def _clear_rows(self, rows: Words, names: Sequence[str]) -> None:
+        mask = np.full(self.layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
+        self._clear(mask, names)
+        rows &= mask
+
     def _put(self, rows: Words, name: str, values: Array) -> None:
         """Write int64 ``values`` (within the field's range) into cleared field ``name``."""
         w, off = self.layout.place[name]
         lo = self.layout.schema[name].lo
-        rows[:, w] |= (values - lo if lo else values).view(np.uint64) << np.uint64(off)
+        raw = values - lo if lo else values
+        word = raw.view(np.uint64) if raw.dtype == np.int64 else raw.astype(np.uint64)
+        rows[:, w] |= word << np.uint64(off)
 
     def _permuted(self, rows: Words, runs: list[_Run]) -> Words:
         if not runs:
@@ -335,8 +417,8 @@ class Symmetry:
         names = [*(fr.references if fr is not None else ()), *(nodes.references if nodes is not None else ())]
         cols = {}
         for name in dict.fromkeys(names):
-            col = _ints(rows, layout.place[name], layout.schema[name].width)
-            cols[name] = col + layout.schema[name].lo if layout.schema[name].lo else col
+            col = _bits(rows, layout.place[name], layout.schema[name].width).astype(SMALL)
+            cols[name] = col + SMALL(layout.schema[name].lo) if layout.schema[name].lo else col
         blocks = ([_ints(rows, runs[0].dst, self.frame_width) for runs in self.frame_runs]
                   if fr is not None else [])
         live: dict[str, Array] = {}
@@ -356,7 +438,7 @@ class Symmetry:
         live = [dec.live.get(name, every) for name in nodes.references]
         cols = [dec.cols[name] for name in nodes.references]
         if len(nodes.values) == 2:
-            ones = _total([c & m for c, m in zip(cols, live, strict=True)], n)
+            ones = _total([np.where(m, c, SMALL(0)) for c, m in zip(cols, live, strict=True)], n)
             per_node = [_total(live, n) - ones, ones]
         else:
             per_node = [_total([(c == v) & m for c, m in zip(cols, live, strict=True)], n)
@@ -432,12 +514,12 @@ class Symmetry:
             objects, total = len(fr.slots), len(fr.references)
             keys = []
             for k in range(objects):
-                first = np.full(n, total, dtype=np.int64)
+                first = np.full(n, total, dtype=SMALL)
                 for r in range(total - 1, -1, -1):
                     first = np.where(refs[r] == self.first_value + k, r, first)
                 block = dec.blocks[k] if at is None else dec.blocks[k][at]
                 blocks.append(block)
-                keys.append((first << 40) | block)
+                keys.append((first.astype(np.int64) << 40) | block)
             # rank[k]: the new label of frame k, how many frames order before it (ties, only
             # between identical unnamed frames, by old label)
             for k in range(objects):
@@ -515,10 +597,25 @@ class Symmetry:
         Only the permutations of processes that sort them by their label-free keys
         (:meth:`_signatures`) are tried for a row; ties try every order among the tied ones.
         Those permutations move with the processes and ignore frame and node labels, so the set
-        of candidates, and its smallest member, is the same for every member of an orbit.
+        of candidates, and its smallest member, is the same for every member of an orbit.  A
+        nested group (pages) is reduced outside that: the smallest canonical form over every
+        permutation of its objects (they commute with the other groups).
         """
+        if len(rows) > BLOCK:  # in blocks whose temporaries stay in the cache
+            return np.concatenate([self.canonical(rows[i:i + BLOCK]) for i in range(0, len(rows), BLOCK)])
         if len(rows) == 0:
             return rows
+        if len(self.pages) == 1:
+            return self._canonical(rows)
+        best = self._canonical(self._nested(rows, self.pages[0]))
+        for plan in self.pages[1:]:
+            cand = self._canonical(self._nested(rows, plan))
+            smaller = less(cand, best)
+            best[smaller] = cand[smaller]
+        return best
+
+    def _canonical(self, rows: Words) -> Words:
+        """The canonical form under every group but the nested one."""
         dec = self._decode(rows)
         sig = self._signatures(rows, dec)
         if sig is None:
