@@ -1,7 +1,8 @@
 """How far the explicit engine scales: every built-in era on larger instances, with symmetry.
 
 Each (variant, instance) is one ``numacheck verify --format json`` in its own process, so its
-wall time and peak memory are its own.  The table gives the orbits stored, whether every result
+wall time, CPU time (user + system: what it costs one core, whatever else the machine runs)
+and peak memory are its own.  The table gives the orbits stored, whether every result
 was as expected, the shortest counterexample of the seed bug (linux-4.0-rc1 /
 numa-restore-keeps-write) where the variant is linux-4.0-rc1, wall seconds and peak MiB.
 """
@@ -53,6 +54,7 @@ def measure(variant: str, sizes: tuple[int, int, int], timeout: float, symmetry:
         "as_expected": all(r["as_expected"] for r in results),
         "seed_trace": seed[0] if seed else None,
         "seconds": round(wall, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
         "peak_mib": round(usage.ru_maxrss / 1024),
     }
 
@@ -61,11 +63,11 @@ def line(row: dict[str, object]) -> str:
     """One table row."""
     head = f"| {row['variant']} | {row['instance']} "
     if "error" in row:
-        return head + f"| - | {row['exit']} | {row['error']} | | | {row['seconds']} | |"
+        return head + f"| - | {row['exit']} | {row['error']} | | | {row['seconds']} | | |"
     verdicts = ", ".join(row["verdicts"])  # type: ignore[arg-type]
     return head + (f"| {row['states']:,} | {row['exit']} | {verdicts} "
                    f"| {'yes' if row['as_expected'] else 'NO'} | {row['seed_trace'] or '-'} "
-                   f"| {row['seconds']} | {row['peak_mib']} |")
+                   f"| {row['seconds']} | {row['cpu_seconds']} | {row['peak_mib']} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
     rows = []
-    print("| variant | instance | orbits | exit | verdicts | as expected | seed trace | wall s | peak MiB |")
-    print("|---|---|--:|--:|---|---|--:|--:|--:|")
+    print("| variant | instance | orbits | exit | verdicts | as expected | seed trace | wall s | cpu s | peak MiB |")
+    print("|---|---|--:|--:|---|---|--:|--:|--:|--:|")
     for instance in args.instance or DEFAULT_INSTANCES:
         sizes = tuple(int(x) for x in instance.split("x"))
         for variant in args.variant or list(VARIANTS):
