@@ -26,7 +26,7 @@ verify: $(RUNTIME)
 # mypy needs the installed layout (numacheck.model = model/, ...); a tree of symlinks gives it.
 $(TYPECHECK):
 	mkdir -p $(TYPECHECK)
-	for d in model properties checker reports; do ln -sfn ../../../$$d $(TYPECHECK)/$$d; done
+	for d in model properties checker reports conform; do ln -sfn ../../../$$d $(TYPECHECK)/$$d; done
 
 lint: $(TESTDEPS)
 	$(BIN)/ruff check .
