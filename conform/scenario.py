@@ -46,6 +46,8 @@ PROTS = {
 }
 #: mmap flags -> the model's ``flags`` parameter.
 MAP_FLAGS = {"MAP_PRIVATE": "private", "MAP_SHARED": "shared"}
+#: The built-in scenarios, in the scenario language.
+BUILTIN_FILE = Path(__file__).with_name("builtin.scn")
 #: Nodes of the guest (and of the model instance conform builds).
 NODES = 2
 
@@ -235,3 +237,8 @@ def load(path: str) -> list[Scenario]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"cannot read scenario file {path}: {exc}") from None
     return parse(text, path)
+
+
+def builtin() -> list[Scenario]:
+    """The built-in scenarios (conform/builtin.scn)."""
+    return load(str(BUILTIN_FILE))
