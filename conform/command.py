@@ -136,11 +136,11 @@ def _measure_and_compare(kernel_image: str | None, variant_name: str | None,
     if not image.is_file():
         raise ToolError(f"kernel image {image} not found; install the Debian package "
                         "linux-image-amd64 or give --kernel-image PATH")
-    release = kernel_release(image)
-    variant = choose_variant(variant_name, release)
     qemu()
     gcc()
     busybox()
+    release = kernel_release(image)
+    variant = choose_variant(variant_name, release)
     started = time.monotonic()
     booted = boot(image, scenarios, repeats, timeout, Tuning(scan_timeout_s=scan_timeout))
     return _compare(str(image), booted.release or release, variant, scenarios, repeats, booted.runs,

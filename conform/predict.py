@@ -10,7 +10,7 @@ a time (checker/lowering/codegen.py); this module only picks which actions a ste
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from numacheck.checker.lowering.codegen import CompiledSystem, compile_exprs, compile_system
@@ -61,7 +61,7 @@ class Explorer:
         self.ts: TransitionSystem = build(variant, inst)
         self.compiled: CompiledSystem = compile_system(self.ts, ())
         self.by_label = {a.label: i for i, a in enumerate(self.ts.actions)}
-        self._outputs: dict[int, object] = {}
+        self._outputs: dict[int, Callable[[int, int], list[int | bool]]] = {}
         schema = self.ts.schema
         self._fault = schema.offsets[task_name(TASK, "fault")], schema[task_name(TASK, "fault")].width
 
@@ -84,7 +84,7 @@ class Explorer:
         if fn is None:
             fn = compile_exprs(self.ts.schema, [e for _, e in action.outputs])
             self._outputs[index] = fn
-        return fn(pre, post)[names.index(name)]  # type: ignore[operator,no-any-return]
+        return fn(pre, post)[names.index(name)]
 
     def value(self, state: int, name: str) -> int | bool:
         """One field of a packed state."""
@@ -135,7 +135,8 @@ def instance_for(scenario: Scenario) -> Instance:
 def _hint_local(ex: Explorer, state: int, page: int) -> bool:
     """numa_hint_faults_local: the faulting PTE's page is on the task's node (numa_migrate_prep)."""
     frame = ex.inst.frame_names()[int(ex.value(state, pte_name(TASK, page, "pfn")))]
-    return ex.value(state, frame_name(frame, "page_to_nid")) == ex.value(state, task_name(TASK, "numa_node_id"))
+    task_node = ex.value(state, task_name(TASK, "numa_node_id"))
+    return ex.value(state, frame_name(frame, "page_to_nid")) == task_node
 
 
 def access(ex: Explorer, state: int, page: int, kind: str) -> set[tuple[Observation, int]]:
@@ -153,8 +154,9 @@ def access(ex: Explorer, state: int, page: int, kind: str) -> set[tuple[Observat
             if ex.output(index, s, trapped, "completed"):
                 out.add((obs, trapped))
                 continue
+            # the kernel's handler for the trap: an action of this task that resolves it
             handlers = [(i, n) for i, n in ex.successors(trapped)
-                        if ex.ts.actions[i].params[0] == ("p", TASK) and not ex.fault_pending(n)]
+                        if dict(ex.ts.actions[i].params).get("p") == TASK and not ex.fault_pending(n)]
             if not handlers:
                 raise PredictionError(f"the model has no fault handler for the {kind} of page {page}")
             for i, n in handlers:

@@ -103,6 +103,7 @@ def qemu_command(kernel: Path, initrd: Path) -> list[str]:
 
 
 Progress = Callable[[str], None]
+DEFAULT_TUNING = Tuning()
 
 
 def _stderr(line: str) -> None:
@@ -110,11 +111,12 @@ def _stderr(line: str) -> None:
 
 
 def boot(kernel: Path, scenarios: Sequence[Scenario], repeats: int, timeout: float,
-         tuning: Tuning = Tuning(), progress: Progress = _stderr) -> Boot:
+         tuning: Tuning = DEFAULT_TUNING, progress: Progress = _stderr) -> Boot:
     """Boot ``kernel`` once, run every scenario ``repeats`` times, return what came back."""
     runs = {(s.name, r): RunResult(s.name, r) for r in range(repeats) for s in scenarios}
     start = time.monotonic()
-    release, problem, tail = "", "", []
+    release, problem = "", ""
+    tail: list[str] = []
     with tempfile.TemporaryDirectory(prefix="numacheck-conform-") as tmp:
         initrd = guest_image(Path(tmp), program(scenarios, repeats), tuning)
         progress(f"booting {kernel} under qemu (TCG): {len(runs)} runs of {len(scenarios)} "

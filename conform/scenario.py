@@ -197,7 +197,9 @@ def check(scenario: Scenario) -> None:
 def parse(text: str, source: str = "<scenarios>") -> list[Scenario]:
     """Every scenario of a scenario file's text, checked."""
     out: list[Scenario] = []
-    name, start, doc, steps = "", 0, [], []  # type: ignore[var-annotated]
+    name, start = "", 0
+    doc: list[str] = []
+    steps: list[Step] = []
 
     def close() -> None:
         if name:
