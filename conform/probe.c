@@ -53,6 +53,9 @@ static int child_pid[MAX_CHILDREN], child_pipe[MAX_CHILDREN], children;
 static sigjmp_buf segv_jump;
 static volatile sig_atomic_t segv_armed;
 static int scan_timeout_s = 60;
+static char scratch[PAGE] __attribute__((aligned(PAGE)));
+static char signal_stack[65536] __attribute__((aligned(PAGE)));
+static char *no_access;
 static const char *run_id = "-", *run_repeat = "-";
 
 static void die(const char *what)
@@ -132,9 +135,8 @@ static void on_segv(int sig)
 	_exit(99);
 }
 
-static int access_page(long page, int write)
+static int access_at(volatile char *p, int write)
 {
-	volatile char *p = (volatile char *)(region + page * PAGE);
 	segv_armed = 1;
 	if (sigsetjmp(segv_jump, 1)) {
 		segv_armed = 0;
@@ -146,6 +148,17 @@ static int access_page(long page, int write)
 		(void)*p;
 	segv_armed = 0;
 	return 0;
+}
+
+/* Take every fault the measuring code itself could take (its stack, its buffers, the signal
+ * stack a SIGSEGV is delivered on), so that none falls inside a step: a store to a scratch
+ * page and a load from an inaccessible one walk the same code as the step's access does. */
+static void warm_up(void)
+{
+	memset(signal_stack, 0, sizeof(signal_stack));
+	access_at(scratch, 1);
+	access_at(no_access, 0);
+	snapshot(&warm);
 }
 
 static double cpu_seconds(void)
@@ -221,23 +234,53 @@ static void do_mmap(const char *kind, int prot, long pages)
 	region_pages = pages;
 }
 
+/* Wait until the child sleeps in the kernel.  Its own hinting faults (it runs on the parent's
+ * copied, possibly hinted PTEs) count in the system-wide vmstat counters, so they must all be
+ * over before the parent's next step. */
+static void wait_sleeping(pid_t pid)
+{
+	char path[64];
+	double start = wall_seconds();
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	for (;;) {
+		char *state;
+		read_file(path);
+		state = strrchr(text, ')');
+		if (state && state[1] == ' ' && state[2] == 'S')
+			return;
+		if (wall_seconds() - start > 10) {
+			errno = ETIMEDOUT;
+			die("fork: the child does not sleep");
+		}
+		sched_yield();
+	}
+}
+
 static void do_fork(void)
 {
-	int fds[2];
+	int fds[2], ready[2];
+	char c;
 	pid_t pid;
-	if (children == MAX_CHILDREN || pipe(fds) < 0)
+	if (children == MAX_CHILDREN || pipe(fds) < 0 || pipe(ready) < 0)
 		die("fork");
 	pid = fork();
 	if (pid < 0)
 		die("fork");
 	if (pid == 0) {
-		char c;
 		close(fds[1]);
+		close(ready[0]);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
 		while (read(fds[0], &c, 1) < 0 && errno == EINTR)
 			;
 		_exit(0);
 	}
 	close(fds[0]);
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		die("fork: the child did not start");
+	close(ready[0]);
+	wait_sleeping(pid);
 	child_pid[children] = pid;
 	child_pipe[children++] = fds[1];
 }
@@ -257,7 +300,7 @@ static int step(char *op, char *arg, char *arg2, char *arg3)
 	if (!strcmp(op, "mmap")) {
 		do_mmap(arg, atoi(arg2), atol(arg3));
 	} else if (!strcmp(op, "read") || !strcmp(op, "write")) {
-		return access_page(atol(arg), op[0] == 'w');
+		return access_at(region + atol(arg) * PAGE, op[0] == 'w');
 	} else if (!strcmp(op, "fork")) {
 		do_fork();
 	} else if (!strcmp(op, "child_exit")) {
@@ -309,7 +352,7 @@ static void run(FILE *program, const char *id, const char *repeat)
 		if (!strcmp(op, "end"))
 			break;
 		drain_lru();
-		snapshot(&warm);
+		warm_up();
 		snapshot(&before);
 		segv = step(op, arg, arg2, arg3);
 		snapshot(&after);
@@ -329,6 +372,7 @@ int main(int argc, char **argv)
 {
 	char line[256], id[64], repeat[16];
 	struct sigaction sa;
+	stack_t ss;
 	FILE *program;
 	if (argc < 2) {
 		fprintf(stderr, "usage: probe PROGRAM [SCAN_TIMEOUT_S]\n");
@@ -339,9 +383,15 @@ int main(int argc, char **argv)
 	program = fopen(argv[1], "r");
 	if (!program)
 		die(argv[1]);
+	ss.ss_sp = signal_stack;
+	ss.ss_size = sizeof(signal_stack);
+	ss.ss_flags = 0;
+	no_access = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (no_access == MAP_FAILED || sigaltstack(&ss, NULL) < 0)
+		die("sigaltstack");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_segv;
-	sa.sa_flags = SA_NODEFER;
+	sa.sa_flags = SA_NODEFER | SA_ONSTACK;
 	sigaction(SIGSEGV, &sa, NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (fgets(line, sizeof(line), program)) {
