@@ -86,13 +86,16 @@ def _write(path: str | None, text: str) -> None:
               help="Wall-clock limit of the boot; unfinished runs are inconclusive.")
 @click.option("--scan-timeout", type=click.IntRange(1), default=60, show_default=True,
               metavar="SECONDS", help="How long the guest waits for one NUMA scan.")
+@click.option("--run-timeout", type=click.IntRange(1), default=120, show_default=True,
+              metavar="SECONDS", help="Limit of one scenario run in the guest; it is then "
+              "inconclusive and the boot goes on.")
 @click.option("--measured", metavar="FILE.json",
               help="Compare the counts of an earlier --json report instead of booting.")
 @click.option("--json", "json_path", metavar="PATH", help="Write the JSON report here ('-': stdout).")
 @click.option("--junit", "junit_path", metavar="PATH", help="Write JUnit XML here ('-': stdout).")
 @click.option("--list", "list_only", is_flag=True, help="List the built-in scenarios and exit.")
 def conform(kernel_image: str | None, variant_name: str | None, scenario_names: tuple[str, ...],
-            repeats: int, timeout: float, scan_timeout: int, measured: str | None,
+            repeats: int, timeout: float, scan_timeout: int, run_timeout: int, measured: str | None,
             json_path: str | None, junit_path: str | None, list_only: bool) -> None:
     """Run scenarios on a real kernel under qemu and compare the counts with the model.
 
@@ -104,8 +107,9 @@ def conform(kernel_image: str | None, variant_name: str | None, scenario_names: 
             click.echo(f"{s.name:28} {s.doc}")
         return
     try:
+        tuning = Tuning(scan_timeout_s=scan_timeout, run_timeout_s=run_timeout)
         result = _measure_and_compare(kernel_image, variant_name, scenario_names, repeats, timeout,
-                                      scan_timeout, measured)
+                                      tuning, measured)
     except (ToolError, ScenarioError) as exc:
         click.echo(f"numacheck: {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -119,7 +123,7 @@ def conform(kernel_image: str | None, variant_name: str | None, scenario_names: 
 
 def _measure_and_compare(kernel_image: str | None, variant_name: str | None,
                          scenario_names: tuple[str, ...], repeats: int, timeout: float,
-                         scan_timeout: int, measured: str | None) -> Conformance:
+                         tuning: Tuning, measured: str | None) -> Conformance:
     if measured:
         m = load_measured(measured)
         wanted = set(scenario_names)
@@ -142,7 +146,7 @@ def _measure_and_compare(kernel_image: str | None, variant_name: str | None,
     release = kernel_release(image)
     variant = choose_variant(variant_name, release)
     started = time.monotonic()
-    booted = boot(image, scenarios, repeats, timeout, Tuning(scan_timeout_s=scan_timeout))
+    booted = boot(image, scenarios, repeats, timeout, tuning)
     return _compare(str(image), booted.release or release, variant, scenarios, repeats, booted.runs,
                     time.monotonic() - started, booted.problem)
 

@@ -117,10 +117,13 @@ class Tuning:
     scan_period_ms: int = 25
     scan_size_mb: int = 64
     scan_timeout_s: int = 60
+    run_timeout_s: int = 120
 
 
 def init_script(tuning: Tuning) -> str:
-    """The guest's /init: mount, tune, run the probe over the program, power off."""
+    """The guest's /init: mount, check the kernel has what the probe needs, tune, run the probe
+    over the program, power off.  The NUMA scan tunables are in debugfs from 5.13 and were
+    /proc/sys/kernel/numa_balancing_* before."""
     d = "/sys/kernel/debug/sched/numa_balancing"
     return "\n".join([
         "#!/bin/busybox sh",
@@ -128,16 +131,25 @@ def init_script(tuning: Tuning) -> str:
         "$B mount -t proc proc /proc",
         "$B mount -t sysfs sys /sys",
         "$B mount -t debugfs debugfs /sys/kernel/debug",
+        'fatal() { echo "@fatal $*"; $B poweroff -f; }',
+        "[ -e /proc/sys/kernel/numa_balancing ] || fatal 'no kernel.numa_balancing: the kernel "
+        "needs CONFIG_NUMA_BALANCING'",
+        "[ -e /sys/devices/system/node/node1 ] || fatal 'one NUMA node: the kernel needs CONFIG_NUMA'",
+        "[ -e /proc/self/clear_refs ] || fatal 'no /proc/PID/clear_refs: the kernel needs "
+        "CONFIG_PROC_PAGE_MONITOR'",
+        f"if [ -d {d} ]; then T={d}/; else T=/proc/sys/kernel/numa_balancing_; fi",
+        "[ -e ${T}scan_delay_ms ] || fatal 'no NUMA scan tunables: the kernel needs "
+        "CONFIG_SCHED_DEBUG and CONFIG_DEBUG_FS'",
         # off between scans: the probe turns kernel.numa_balancing on only while it waits for one
         "echo 0 > /proc/sys/kernel/numa_balancing",
-        f"echo 0 > {d}/scan_delay_ms",
-        f"echo {tuning.scan_size_mb} > {d}/scan_size_mb",
-        f"echo {tuning.scan_period_ms} > {d}/scan_period_min_ms",
-        f"echo {tuning.scan_period_ms} > {d}/scan_period_max_ms",
+        "echo 0 > ${T}scan_delay_ms",
+        f"echo {tuning.scan_size_mb} > ${{T}}scan_size_mb",
+        f"echo {tuning.scan_period_ms} > ${{T}}scan_period_min_ms",
+        f"echo {tuning.scan_period_ms} > ${{T}}scan_period_max_ms",
         "echo 4096 > /sys/kernel/debug/fault_around_bytes",  # no fault-around (not modelled)
         "echo never > /sys/kernel/mm/transparent_hugepage/enabled",
         "echo @guest $($B uname -r)",
-        f"/probe /program {tuning.scan_timeout_s}",
+        f"/probe /program {tuning.scan_timeout_s} {tuning.run_timeout_s}",
         "$B poweroff -f",
         "",
     ])

@@ -2,7 +2,8 @@
  * numacheck conform probe: runs scenario programs inside the guest and prints per-step counts.
  *
  * Built by numacheck (gcc -static -O2), packed into an initramfs with busybox, run by /init.
- * Input: a program file of lines (see conform/program.py, which writes them):
+ * Usage: probe PROGRAM SCAN_TIMEOUT_S RUN_TIMEOUT_S
+ * Input: a program file of lines (conform/runner.py writes them):
  *   run ID REPEAT          start a scenario run in a fresh process (a fresh mm)
  *   mmap private|shared PROT PAGES
  *   read I | write I       one user access of page I of the region
@@ -13,7 +14,8 @@
  * PROT is a number: 0 PROT_NONE, 1 PROT_READ, 3 PROT_READ|PROT_WRITE.
  * Output, one line per step on stdout (the serial console):
  *   @step ID REPEAT INDEX minflt=A hint=B local=C migrated=D pte=E seq=F segv=G
- * and "@run ID REPEAT ok|error TEXT" at the end of each run.  Counts are deltas over the step;
+ * and "@run ID REPEAT ok|error TEXT" at the end of each run ("@fatal TEXT" if the kernel lacks
+ * what the probe needs).  Counts are deltas over the step;
  * seq is the change of mm->numa_scan_seq (/proc/self/sched), so a NUMA scan that happened in a
  * step is seen.  NUMA balancing is on only during numa_scan steps (kernel.numa_balancing=1):
  * elsewhere no scan can run, so the counts of an access are the access's alone.
@@ -52,7 +54,7 @@ static long region_pages;
 static int child_pid[MAX_CHILDREN], child_pipe[MAX_CHILDREN], children;
 static sigjmp_buf segv_jump;
 static volatile sig_atomic_t segv_armed;
-static int scan_timeout_s = 60;
+static int scan_timeout_s = 60, run_timeout_s = 120;
 static char scratch[PAGE] __attribute__((aligned(PAGE)));
 static char signal_stack[65536] __attribute__((aligned(PAGE)));
 static char *no_access;
@@ -150,12 +152,49 @@ static int access_at(volatile char *p, int write)
 	return 0;
 }
 
-/* Take every fault the measuring code itself could take (its stack, its buffers, the signal
- * stack a SIGSEGV is delivered on), so that none falls inside a step: a store to a scratch
- * page and a load from an inaccessible one walk the same code as the step's access does. */
+/* Load (and store back) every page of the probe's own mappings but the region: its code, data,
+ * heap and stacks are then mapped, copied after fork, and free of NUMA hints before a step
+ * starts (with fault-around off each code page faults on its own, and the scan protects the
+ * probe's data like any other). */
+static void touch_own_memory(void)
+{
+	char *line = text;
+	read_file("/proc/self/maps");
+	while (*line) {
+		unsigned long start, end;
+		char perms[8];
+		char *next = strchr(line, '\n');
+		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 && perms[0] == 'r' &&
+		    !strstr(line, "[vvar]") &&
+		    (end <= (unsigned long)region || start >= (unsigned long)(region + region_pages * PAGE)))
+			for (unsigned long a = start; a < end; a += PAGE) {
+				volatile char *p = (volatile char *)a;
+				char c = *p;
+				if (perms[1] == 'w')
+					*p = c;
+			}
+		if (!next)
+			break;
+		line = next + 1;
+	}
+}
+
+/* Write the stack below the current frame, as deep as any step goes. */
+static void __attribute__((noinline)) touch_stack(void)
+{
+	volatile char below[32768];
+	for (size_t i = 0; i < sizeof(below); i += 256)
+		below[i] = 0;
+}
+
+/* Take every fault the measuring code itself could take before the step's first reading: all
+ * of the probe's pages, its stack, and the signal path (a store to a scratch page and a load
+ * from an inaccessible one, delivered on the alternate signal stack, rewritten each time). */
 static void warm_up(void)
 {
 	memset(signal_stack, 0, sizeof(signal_stack));
+	touch_stack();
+	touch_own_memory();
 	access_at(scratch, 1);
 	access_at(no_access, 0);
 	snapshot(&warm);
@@ -374,15 +413,21 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	stack_t ss;
 	FILE *program;
-	if (argc < 2) {
-		fprintf(stderr, "usage: probe PROGRAM [SCAN_TIMEOUT_S]\n");
+	if (argc != 4) {
+		fprintf(stderr, "usage: probe PROGRAM SCAN_TIMEOUT_S RUN_TIMEOUT_S\n");
 		return 2;
 	}
-	if (argc > 2)
-		scan_timeout_s = atoi(argv[2]);
+	scan_timeout_s = atoi(argv[2]);
+	run_timeout_s = atoi(argv[3]);
 	program = fopen(argv[1], "r");
 	if (!program)
 		die(argv[1]);
+	read_file("/proc/self/sched");
+	if (field("mm->numa_scan_seq", ' ') < 0) {
+		printf("@fatal /proc/self/sched has no mm->numa_scan_seq: the kernel needs "
+		       "CONFIG_SCHED_DEBUG and CONFIG_NUMA_BALANCING\n");
+		return 1;
+	}
 	ss.ss_sp = signal_stack;
 	ss.ss_size = sizeof(signal_stack);
 	ss.ss_flags = 0;
@@ -409,13 +454,18 @@ int main(int argc, char **argv)
 			FILE *own = fopen(argv[1], "r");
 			if (!own || fseek(own, offset, SEEK_SET) < 0)
 				die(argv[1]);
+			alarm(run_timeout_s);
 			run(own, id, repeat);
 			_exit(0);
 		}
 		int status;
 		waitpid(pid, &status, 0);
-		if (!WIFEXITED(status) || WEXITSTATUS(status))
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+			printf("@run %s %s error timed out after %d s\n", id, repeat, run_timeout_s);
+		else if (!WIFEXITED(status) || WEXITSTATUS(status))
 			printf("@run %s %s error exit status %d\n", id, repeat, status);
+		if (status)  /* it may have stopped inside a numa_scan step */
+			write_file("/proc/sys/kernel/numa_balancing", "0");
 		fflush(stdout);
 	}
 	printf("@done\n");

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from numacheck.conform.guest import Tuning, guest_image, qemu
+from numacheck.conform.guest import ToolError, Tuning, guest_image, qemu
 from numacheck.conform.scenario import Scenario, Step
 
 #: The counters the probe reports for each step, in its output order.
@@ -27,6 +27,10 @@ _STEP = re.compile(r"@step (\S+) (\d+) (\d+) " + " ".join(rf"{c}=(-?\d+)" for c 
 _RUN = re.compile(r"@run (\S+) (\S+) (ok|error.*)")
 _PROT_BITS = {"none": 0, "read": 1, "readwrite": 3}
 _MEMORY_MB = 512
+
+
+class GuestError(ToolError):
+    """The guest kernel lacks something the probe needs (a config option); nothing was run."""
 
 
 @dataclass(frozen=True)
@@ -55,13 +59,13 @@ class RunResult:
 
 @dataclass
 class Boot:
-    """What one boot gave: every run, the guest's kernel release, the wall time, the log tail."""
+    """What one boot gave: every run, the guest's kernel release, the wall time, what went
+    wrong with the boot as a whole (with the console's last lines)."""
 
     runs: dict[tuple[str, int], RunResult]
     release: str
     seconds: float
     problem: str = ""
-    log_tail: list[str] = field(default_factory=list)
 
 
 def probe_step(step: Step) -> str:
@@ -110,13 +114,56 @@ def _stderr(line: str) -> None:
     print(f"conform: {line}", file=sys.stderr, flush=True)
 
 
+class Console:
+    """The guest's serial output as it arrives: the probe's lines go into the runs, kernel
+    messages in between are skipped (a printk may even split a line), the last lines are kept."""
+
+    def __init__(self, runs: dict[tuple[str, int], RunResult], progress: Progress) -> None:
+        self.runs = runs
+        self.progress = progress
+        self.start = time.monotonic()
+        self.release = ""
+        self.fatal = ""
+        self.problem = ""
+        self.finished = 0
+        self.tail: list[str] = []
+
+    def feed(self, line: str) -> None:
+        """Take one line of the console."""
+        self.tail = [*self.tail[-19:], line.rstrip()]
+        if "@fatal " in line:
+            self.fatal = line.split("@fatal ", 1)[1].strip()
+        elif "@guest " in line:
+            self.release = line.split("@guest ", 1)[1].strip()
+            self.progress(f"guest up after {time.monotonic() - self.start:.0f} s: kernel {self.release}")
+        elif m := _STEP.search(line):
+            run = self.runs.get((m.group(1), int(m.group(2))))
+            if run is not None and int(m.group(3)) == len(run.steps):
+                run.steps.append(Counts(*(int(v) for v in m.groups()[3:])))
+        elif m := _RUN.search(line):
+            run = self.runs.get((m.group(1), int(m.group(2)))) if m.group(2).isdigit() else None
+            if run is None:
+                self.problem = f"the probe failed: {line.strip()}"
+            elif not (run.done or run.error):  # the first report of a run wins
+                run.done = m.group(3) == "ok"
+                run.error = "" if run.done else m.group(3)[len("error"):].strip() or "failed"
+                self.finished += 1
+                self.progress(f"run {self.finished}/{len(self.runs)}: {run.scenario} "
+                              f"#{run.repeat + 1} {'done' if run.done else 'failed: ' + run.error} "
+                              f"({time.monotonic() - self.start:.0f} s)")
+
+    def last_lines(self, n: int = 3) -> str:
+        """The last non-empty lines, for a message."""
+        return " | ".join([t for t in self.tail if t.strip()][-n:])
+
+
 def boot(kernel: Path, scenarios: Sequence[Scenario], repeats: int, timeout: float,
          tuning: Tuning = DEFAULT_TUNING, progress: Progress = _stderr) -> Boot:
-    """Boot ``kernel`` once, run every scenario ``repeats`` times, return what came back."""
+    """Boot ``kernel`` once, run every scenario ``repeats`` times, return what came back.
+
+    qemu never outlives the call: it is killed at the timeout and on any exception."""
     runs = {(s.name, r): RunResult(s.name, r) for r in range(repeats) for s in scenarios}
-    start = time.monotonic()
-    release, problem = "", ""
-    tail: list[str] = []
+    console = Console(runs, progress)
     with tempfile.TemporaryDirectory(prefix="numacheck-conform-") as tmp:
         initrd = guest_image(Path(tmp), program(scenarios, repeats), tuning)
         progress(f"booting {kernel} under qemu (TCG): {len(runs)} runs of {len(scenarios)} "
@@ -126,30 +173,10 @@ def boot(kernel: Path, scenarios: Sequence[Scenario], repeats: int, timeout: flo
                                 errors="replace")
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
-        finished = 0
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
-                tail = [*tail[-19:], line.rstrip()]
-                if "@guest " in line:
-                    release = line.split("@guest ", 1)[1].strip()
-                    progress(f"guest up after {time.monotonic() - start:.0f} s: kernel {release}")
-                elif m := _STEP.search(line):
-                    run = runs.get((m.group(1), int(m.group(2))))
-                    if run is not None and int(m.group(3)) == len(run.steps):
-                        run.steps.append(Counts(*(int(v) for v in m.groups()[3:])))
-                elif m := _RUN.search(line):
-                    key = (m.group(1), int(m.group(2))) if m.group(2).isdigit() else None
-                    run = runs.get(key) if key else None
-                    if run is None:
-                        problem = f"the probe failed: {line.strip()}"
-                        continue
-                    run.done = m.group(3) == "ok"
-                    run.error = "" if run.done else m.group(3)[len("error"):].strip()
-                    finished += 1
-                    progress(f"run {finished}/{len(runs)}: {run.scenario} #{run.repeat + 1} "
-                             f"{'done' if run.done else 'failed: ' + run.error} "
-                             f"({time.monotonic() - start:.0f} s)")
+                console.feed(line)
             proc.wait()
         finally:
             timed_out = not timer.is_alive() and proc.returncode != 0
@@ -157,11 +184,15 @@ def boot(kernel: Path, scenarios: Sequence[Scenario], repeats: int, timeout: flo
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        if timed_out:
-            problem = f"the guest did not finish within {timeout:.0f} s (--timeout)"
-        elif proc.returncode != 0:
-            problem = f"qemu exited with status {proc.returncode}"
-        elif finished < len(runs) and not problem:
-            problem = "the guest stopped before every run finished"
-    return Boot(runs, release, time.monotonic() - start, problem, tail)
-
+    if console.fatal:
+        raise GuestError(f"{kernel}: {console.fatal}")
+    problem = console.problem
+    if timed_out:
+        problem = f"the guest did not finish within {timeout:.0f} s (--timeout)"
+    elif proc.returncode != 0:
+        problem = f"qemu exited with status {proc.returncode}"
+    elif console.finished < len(runs) and not problem:
+        problem = "the guest stopped before every run finished"
+    if problem and console.last_lines():
+        problem += f"; the console ended with: {console.last_lines()}"
+    return Boot(runs, console.release, time.monotonic() - console.start, problem)

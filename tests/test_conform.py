@@ -13,7 +13,7 @@ from numacheck.checker.cli import main
 from numacheck.conform import guest
 from numacheck.conform.compare import AGREE, DISAGREE, INCONCLUSIVE, NOT_APPLICABLE, check_scenario
 from numacheck.conform.predict import Observation, predict
-from numacheck.conform.runner import Counts, RunResult, program
+from numacheck.conform.runner import Console, Counts, RunResult, program
 from numacheck.conform.scenario import ScenarioError, builtin, parse
 from numacheck.model.variants import BUILTIN as VARIANTS
 
@@ -172,6 +172,41 @@ def test_comparison_follows_the_measured_path() -> None:
 
 
 # --- guest pieces ----------------------------------------------------------------------------
+
+
+def test_console_lines_into_runs() -> None:
+    runs = {("wsw", 0): RunResult("wsw", 0), ("wsw", 1): RunResult("wsw", 1)}
+    seen: list[str] = []
+    console = Console(runs, seen.append)
+    for line in [
+        "@guest 6.1.0-57-amd64",
+        "@step wsw 0 0 minflt=0 hint=0 local=0 migrated=0 pte=0 seq=0 segv=0",
+        "[    4.1] random: crng init done@step wsw 0 1 minflt=1 hint=0 local=0 migrated=0 pte=0 seq=0 segv=0",
+        "@step wsw 0 3 minflt=9 hint=9 local=9 migrated=9 pte=0 seq=0 segv=0",  # out of order: dropped
+        "@run wsw 0 ok",
+        "@step wsw 1 0 minflt=0 hint=0 local=0 migrated=0 pte=0 seq=0 segv=0",
+        "@run wsw 1 error mbind: Invalid argument",
+        "@run wsw 1 error exit status 256",  # the parent's report after the child's: ignored
+    ]:
+        console.feed(line)
+    assert console.release == "6.1.0-57-amd64" and console.finished == 2
+    assert runs[("wsw", 0)].steps == [counts(), counts(1)] and runs[("wsw", 0)].done
+    assert runs[("wsw", 1)].error == "mbind: Invalid argument" and not runs[("wsw", 1)].done
+    assert seen[0].startswith("guest up after") and "run 2/2: wsw #2 failed: mbind" in seen[-1]
+    console.feed("@fatal one NUMA node: the kernel needs CONFIG_NUMA")
+    assert console.fatal == "one NUMA node: the kernel needs CONFIG_NUMA"
+    console.feed("@run - - error sigaltstack: Cannot allocate memory")
+    assert console.problem.startswith("the probe failed: @run - - error sigaltstack")
+
+
+def test_init_script_checks_the_kernel_first() -> None:
+    script = guest.init_script(guest.Tuning(scan_period_ms=25, scan_size_mb=64))
+    lines = script.splitlines()
+    probe = next(i for i, line in enumerate(lines) if line.startswith("/probe "))
+    checks = [i for i, line in enumerate(lines) if "fatal '" in line]
+    assert checks and max(checks) < probe
+    assert "echo 25 > ${T}scan_period_min_ms" in lines and "echo 64 > ${T}scan_size_mb" in lines
+    assert lines[probe] == "/probe /program 60 120"
 
 
 def test_initramfs_is_newc() -> None:
