@@ -2,9 +2,11 @@
 
 An access agrees when what it measured is one of the observations the model allows on some path
 consistent with the earlier measured steps (the walk keeps only the states that explain them).
-A ``numa_scan`` step only has to have happened; the other steps are not compared (their counts
-include the probe's own faults, e.g. fork's write-protect of its stack), but no NUMA scan may
-run during them.  Anything that leaves a step unmeasured makes it inconclusive, never agreeing.
+After every step the node of each page of the region (move_pages(2)) must be one the model
+allows on that path too.  The counts of the other steps are not compared (they include the
+probe's own faults, e.g. fork's write-protect of its stack); a ``numa_scan`` step has to have
+happened, and no other step may see a scan.  Anything that leaves a step unmeasured makes it
+inconclusive, never agreeing.
 """
 
 from __future__ import annotations
@@ -12,14 +14,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from numacheck.conform.predict import Observation, PredictionError, StepPrediction, Walk, predict
+from numacheck.conform.predict import (
+    HINTED,
+    NO_PAGE,
+    Observation,
+    PredictionError,
+    StepPrediction,
+    Walk,
+    nodes_agree,
+    predict,
+)
 from numacheck.conform.runner import Counts, RunResult
 from numacheck.conform.scenario import Scenario, Step
 from numacheck.model.variant import Variant
 
 AGREE, DISAGREE, INCONCLUSIVE = "agree", "disagree", "inconclusive"
-#: A step whose counts are not compared, and a scenario the variant cannot predict.
-NOT_COMPARED, NOT_APPLICABLE = "-", "n/a"
+#: A scenario the variant cannot predict.
+NOT_APPLICABLE = "n/a"
 #: Worst first: one disagreeing step makes its run disagree, and so on up.
 SEVERITY = (DISAGREE, INCONCLUSIVE, AGREE)
 
@@ -78,31 +89,33 @@ class ScenarioCheck:
         return worst(r.verdict for r in self.runs)
 
 
+def pages_text(nodes: tuple[int, ...]) -> str:
+    """The node of each page, ``-`` for none, ``?`` behind a hint: ``[0 ? -]``."""
+    return "[" + " ".join({NO_PAGE: "-", HINTED: "?"}.get(n, str(n)) for n in nodes) + "]"
+
+
 def _check_step(walk: Walk, step: Step, counts: Counts | None) -> StepCheck:
     outcomes = walk.outcomes(step)
     if counts is None:
         walk.advance(step, outcomes)
         return StepCheck(step, None, INCONCLUSIVE, "not measured: the run did not get here")
-    if step.op == "numa_scan":
+    if step.op == "numa_scan" and counts.seq < 1:
         walk.advance(step, outcomes)
-        if counts.seq < 1:
-            return StepCheck(step, counts, INCONCLUSIVE, "the NUMA scan never happened")
-        return StepCheck(step, counts, AGREE, f"{counts.seq} scan pass(es)")
-    if counts.seq:
+        return StepCheck(step, counts, INCONCLUSIVE, "the NUMA scan never happened")
+    if step.op != "numa_scan" and counts.seq:
         walk.advance(step, outcomes)
         return StepCheck(step, counts, INCONCLUSIVE, "a NUMA scan ran during the step")
-    if not step.is_access:
-        walk.advance(step, outcomes)
-        return StepCheck(step, counts, NOT_COMPARED)
-    seen = observed(counts)
-    matching = [(o, s) for o, s in outcomes if o == seen]
+    seen = observed(counts) if step.is_access else None
+    matching = [(o, s) for o, s in outcomes if o == seen and nodes_agree(walk.ex.page_nodes(s), counts.nodes)]
     if matching:
         walk.advance(step, matching)
         return StepCheck(step, counts, AGREE)
     walk.advance(step, outcomes)
-    allowed = sorted({o for o, _ in outcomes if o is not None})
+    allowed = sorted({(o.text() if o else "") + f" pages {pages_text(walk.ex.page_nodes(s))}"
+                      for o, s in outcomes})
+    measured = ((seen.text() if seen else "") + f" pages {pages_text(counts.nodes)}").strip()
     return StepCheck(step, counts, DISAGREE,
-                     f"measured {seen.text()}; the model allows {' | '.join(o.text() for o in allowed)}")
+                     f"measured {measured}; the model allows {' | '.join(a.strip() for a in allowed)}")
 
 
 def check_run(variant: Variant, scenario: Scenario, run: RunResult) -> RunCheck:

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 from numacheck.checker.lowering.codegen import CompiledSystem, compile_exprs, compile_system
 from numacheck.conform.scenario import NODES, Scenario, Step
-from numacheck.model.instance import Instance, frame_name, pte_name, task_name
+from numacheck.model.builder import Step as SymbolicStep
+from numacheck.model.expr import Expr
+from numacheck.model.instance import Instance, task_name
+from numacheck.model.mm import MM
+from numacheck.model.ops.access import hint_or_protnone
+from numacheck.model.pte import pte_present
 from numacheck.model.system import TransitionSystem
 from numacheck.model.variant import Variant, build
 
@@ -27,6 +32,15 @@ TASK = 0
 SIGSEGV_HANDLER = "bad_area"
 #: The hinting fault, whose ``task_numa_fault`` output is a count in numa_hint_faults.
 HINT_HANDLER = "do_numa_page"
+#: A page's node as move_pages(2) gives it: no page there, or a page behind a NUMA hint, which
+#: 6.1's follow_page() does not follow (so its node is not compared).
+NO_PAGE, HINTED = -1, -2
+
+
+def nodes_agree(predicted: tuple[int, ...], measured: tuple[int, ...]) -> bool:
+    """The measured nodes are the predicted ones, pages behind a hint left out."""
+    return len(predicted) == len(measured) and all(
+        p in (HINTED, m) for p, m in zip(predicted, measured, strict=True))
 
 
 class PredictionError(ValueError):
@@ -64,6 +78,16 @@ class Explorer:
         self._outputs: dict[int, Callable[[int, int], list[int | bool]]] = {}
         schema = self.ts.schema
         self._fault = schema.offsets[task_name(TASK, "fault")], schema[task_name(TASK, "fault")].width
+        # What move_pages(2) reports of each page of the region, in the model's own helpers:
+        # the node of the page a present PTE maps (the zero page has no struct page to report),
+        # and whether the PTE is a NUMA hint, which move_pages does not follow on every kernel.
+        mm = MM(inst, SymbolicStep(schema))
+        facts: list[Expr] = [mm.task_node(TASK)]
+        for i in range(inst.pages):
+            pte = mm.pte(TASK, i)
+            facts += [pte_present(pte) & mm.vm_normal_page(pte), hint_or_protnone(pte),
+                      mm.page_to_nid(pte.pfn)]
+        self._facts = compile_exprs(schema, facts)
 
     def initial(self) -> set[int]:
         """The model's initial states (nothing mapped, every task on node 0)."""
@@ -86,9 +110,23 @@ class Explorer:
             self._outputs[index] = fn
         return fn(pre, post)[names.index(name)]
 
-    def value(self, state: int, name: str) -> int | bool:
-        """One field of a packed state."""
-        return self.ts.schema.unpack(state)[name]
+    def page_node(self, state: int, page: int) -> int:
+        """page_to_nid() of the page a PTE maps, hinted or not."""
+        return int(self._facts(state)[3 + 3 * page])
+
+    def task_node(self, state: int) -> int:
+        """numa_node_id() of the task."""
+        return int(self._facts(state)[0])
+
+    def page_nodes(self, state: int) -> tuple[int, ...]:
+        """The node of each page of the region as move_pages(2) reports it: NO_PAGE where no
+        page is mapped (none PTE, zero page), HINTED behind a NUMA hint."""
+        values = self._facts(state)[1:]
+        out = []
+        for i in range(self.inst.pages):
+            mapped, hinted, nid = values[3 * i:3 * i + 3]
+            out.append(NO_PAGE if not mapped else HINTED if hinted else int(nid))
+        return tuple(out)
 
     def fault_pending(self, state: int) -> bool:
         """The task has trapped and awaits its fault handler."""
@@ -134,9 +172,7 @@ def instance_for(scenario: Scenario) -> Instance:
 
 def _hint_local(ex: Explorer, state: int, page: int) -> bool:
     """numa_hint_faults_local: the faulting PTE's page is on the task's node (numa_migrate_prep)."""
-    frame = ex.inst.frame_names()[int(ex.value(state, pte_name(TASK, page, "pfn")))]
-    task_node = ex.value(state, task_name(TASK, "numa_node_id"))
-    return ex.value(state, frame_name(frame, "page_to_nid")) == task_node
+    return ex.page_node(state, page) == ex.task_node(state)
 
 
 def access(ex: Explorer, state: int, page: int, kind: str) -> set[tuple[Observation, int]]:
@@ -220,10 +256,12 @@ def other_step(ex: Explorer, state: int, step: Step, live: list[int], forks: int
 
 @dataclass(frozen=True)
 class StepPrediction:
-    """What the model allows for one step: for an access, every possible observation."""
+    """What the model allows for one step: for an access, every possible observation; for
+    every step, every possible node of each page afterwards (-1: none)."""
 
     step: Step
     observations: frozenset[Observation]
+    nodes: frozenset[tuple[int, ...]]
 
 
 class Walk:
@@ -262,6 +300,7 @@ def predict(variant: Variant, scenario: Scenario) -> list[StepPrediction]:
     out = []
     for step in scenario.steps:
         outcomes = walk.outcomes(step)
-        out.append(StepPrediction(step, frozenset(o for o, _ in outcomes if o is not None)))
+        out.append(StepPrediction(step, frozenset(o for o, _ in outcomes if o is not None),
+                                  frozenset(walk.ex.page_nodes(succ) for _, succ in outcomes)))
         walk.advance(step, outcomes)
     return out

@@ -13,12 +13,13 @@
  *   end                    end of the run
  * PROT is a number: 0 PROT_NONE, 1 PROT_READ, 3 PROT_READ|PROT_WRITE.
  * Output, one line per step on stdout (the serial console):
- *   @step ID REPEAT INDEX minflt=A hint=B local=C migrated=D pte=E seq=F segv=G
+ *   @step ID REPEAT INDEX minflt=A hint=B local=C migrated=D pte=E seq=F segv=G nodes=N,...
  * and "@run ID REPEAT ok|error TEXT" at the end of each run ("@fatal TEXT" if the kernel lacks
- * what the probe needs).  Counts are deltas over the step;
- * seq is the change of mm->numa_scan_seq (/proc/self/sched), so a NUMA scan that happened in a
- * step is seen.  NUMA balancing is on only during numa_scan steps (kernel.numa_balancing=1):
- * elsewhere no scan can run, so the counts of an access are the access's alone.
+ * what the probe needs).  Counts are deltas over the step; seq is the change of
+ * mm->numa_scan_seq (/proc/self/sched), so a NUMA scan that happened in a step is seen; nodes
+ * are where each page of the region is after the step (-1: none).  NUMA balancing is on only
+ * during numa_scan steps (kernel.numa_balancing=1): elsewhere no scan can run, so the counts of
+ * an access are the access's alone.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +39,7 @@
 #include <unistd.h>
 
 #define MAX_CHILDREN 4
+#define MAX_PAGES 4
 #define PAGE 4096
 #define MPOL_BIND 2
 #define MPOL_F_NUMA_BALANCING (1 << 13)
@@ -333,6 +335,22 @@ static void child_exit(void)
 	waitpid(child_pid[children], NULL, 0);
 }
 
+/* The node of each page of the region (move_pages(2) without nodes: only the status), -1 where
+ * there is none (no PTE, the zero page, no region): "0,1,-1". */
+static void page_nodes(char *out, size_t size)
+{
+	void *pages[MAX_PAGES];
+	int status[MAX_PAGES];
+	size_t used = 0;
+	out[0] = 0;
+	for (long i = 0; i < region_pages; i++)
+		pages[i] = region + i * PAGE;
+	if (region_pages && syscall(SYS_move_pages, 0, region_pages, pages, NULL, status, 0) < 0)
+		die("move_pages");
+	for (long i = 0; i < region_pages && used < size; i++)
+		used += snprintf(out + used, size - used, "%s%d", i ? "," : "", status[i] >= 0 ? status[i] : -1);
+}
+
 /* One step: returns whether the access (if any) got SIGSEGV. */
 static int step(char *op, char *arg, char *arg2, char *arg3)
 {
@@ -371,7 +389,7 @@ static int step(char *op, char *arg, char *arg2, char *arg3)
 /* One scenario run in this (fresh) process; the lines come from the program file. */
 static void run(FILE *program, const char *id, const char *repeat)
 {
-	char line[256], op[32], arg[32], arg2[32], arg3[32];
+	char line[256], op[32], arg[32], arg2[32], arg3[32], nodes[64];
 	pthread_t idle;
 	pthread_attr_t attr;
 	int index = 0;
@@ -395,10 +413,12 @@ static void run(FILE *program, const char *id, const char *repeat)
 		snapshot(&before);
 		segv = step(op, arg, arg2, arg3);
 		snapshot(&after);
-		printf("@step %s %s %d minflt=%ld hint=%ld local=%ld migrated=%ld pte=%ld seq=%ld segv=%d\n",
-		       id, repeat, index++, after.minflt - before.minflt, after.hint - before.hint,
-		       after.local - before.local, after.migrated - before.migrated,
-		       after.pte - before.pte, after.seq - before.seq, segv);
+		page_nodes(nodes, sizeof(nodes));
+		printf("@step %s %s %d minflt=%ld hint=%ld local=%ld migrated=%ld pte=%ld seq=%ld segv=%d "
+		       "nodes=%s\n", id, repeat, index++, after.minflt - before.minflt,
+		       after.hint - before.hint, after.local - before.local,
+		       after.migrated - before.migrated, after.pte - before.pte, after.seq - before.seq,
+		       segv, nodes);
 		fflush(stdout);
 	}
 	while (children)

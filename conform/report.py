@@ -19,12 +19,13 @@ from numacheck.conform.compare import (
     DISAGREE,
     INCONCLUSIVE,
     NOT_APPLICABLE,
-    NOT_COMPARED,
     RunCheck,
     ScenarioCheck,
     observed,
+    pages_text,
     worst,
 )
+from numacheck.conform.predict import StepPrediction
 from numacheck.conform.runner import COUNTERS, Counts, RunResult
 from numacheck.conform.scenario import Scenario, ScenarioError, parse
 
@@ -66,22 +67,29 @@ def _measured(check: ScenarioCheck, index: int) -> str:
         step = run.steps[index]
         if step.counts is None:
             seen["(not measured)"] += 1
-        elif step.step.is_access:
-            seen[observed(step.counts).text()] += 1
+            continue
+        pages = f"pages {pages_text(step.counts.nodes)}"
+        if step.step.is_access:
+            seen[f"{observed(step.counts).text()}  {pages}"] += 1
         elif step.step.op == "numa_scan":
-            seen[f"scanned ({step.counts.pte} PTEs system-wide)" if step.counts.seq else "no scan"] += 1
+            scan = f"scanned ({step.counts.pte} PTEs system-wide)" if step.counts.seq else "no scan"
+            seen[f"{scan}  {pages}"] += 1
         else:
-            seen["-"] += 1
+            seen[pages] += 1
     return ", ".join(f"{text} x{n}" if len(check.runs) > 1 else text for text, n in seen.items())
+
+
+def _predicted(p: StepPrediction) -> str:
+    pages = "pages " + " | ".join(pages_text(n) for n in sorted(p.nodes))
+    if p.step.is_access:
+        return " | ".join(o.text() for o in sorted(p.observations)) + "  " + pages
+    return ("scan  " if p.step.op == "numa_scan" else "") + pages
 
 
 def _step_verdict(check: ScenarioCheck, index: int) -> str:
     verdicts = [r.steps[index].verdict for r in check.runs]
-    if all(v == NOT_COMPARED for v in verdicts):
-        return NOT_COMPARED
-    counted = [v for v in verdicts if v != NOT_COMPARED]
-    w = worst(counted)
-    return AGREE if w == AGREE else f"{w} {counted.count(w)}/{len(verdicts)}"
+    w = worst(verdicts)
+    return AGREE if w == AGREE else f"{w} {verdicts.count(w)}/{len(verdicts)}"
 
 
 def render_text(result: Conformance) -> str:
@@ -97,9 +105,8 @@ def render_text(result: Conformance) -> str:
             continue
         rows = [("#", "step", "predicted", "measured", "verdict")]
         for i, p in enumerate(check.prediction):
-            predicted = (" | ".join(o.text() for o in sorted(p.observations)) if p.step.is_access
-                         else "scan" if p.step.op == "numa_scan" else "-")
-            rows.append((str(i + 1), p.step.text(), predicted, _measured(check, i), _step_verdict(check, i)))
+            rows.append((str(i + 1), p.step.text(), _predicted(p), _measured(check, i),
+                         _step_verdict(check, i)))
         widths = [max(len(r[k]) for r in rows) for k in range(4)]
         for r in rows:
             lines.append("  " + "  ".join(r[k].ljust(widths[k]) for k in range(4)) + "  " + r[4])
@@ -140,7 +147,8 @@ def to_json(result: Conformance) -> dict[str, Any]:
             "verdict": check.verdict,
             "note": check.note,
             "steps": [{"step": p.step.text(),
-                       "predicted": [asdict(o) for o in sorted(p.observations)] if p.step.is_access else None}
+                       "predicted": [asdict(o) for o in sorted(p.observations)] if p.step.is_access else None,
+                       "predicted_nodes": [list(n) for n in sorted(p.nodes)]}
                       for p in check.prediction],
             "runs": [_run_json(raw, checked.get(raw.repeat)) for raw in check.measured],
         })
@@ -220,7 +228,8 @@ def load_measured(path: str) -> Measured:
             scenario = parse(s["text"], f"{path}: scenario {s['name']}")[0]
             scenarios.append(scenario)
             for run in s["runs"]:
-                counts = [Counts(**{c: int(st["counts"][c]) for c in COUNTERS}) for st in run["steps"]]
+                counts = [Counts(**{c: int(st["counts"][c]) for c in COUNTERS},
+                                 nodes=tuple(int(n) for n in st["counts"]["nodes"])) for st in run["steps"]]
                 runs[(scenario.name, int(run["repeat"]))] = RunResult(
                     scenario.name, int(run["repeat"]), counts, run["error"], bool(run["finished"]))
         return Measured(doc["kernel_image"], doc["kernel_release"], int(doc["repeats"]),

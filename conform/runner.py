@@ -23,7 +23,8 @@ from numacheck.conform.scenario import Scenario, Step
 
 #: The counters the probe reports for each step, in its output order.
 COUNTERS = ("minflt", "hint", "local", "migrated", "pte", "seq", "segv")
-_STEP = re.compile(r"@step (\S+) (\d+) (\d+) " + " ".join(rf"{c}=(-?\d+)" for c in COUNTERS))
+_STEP = re.compile(r"@step (\S+) (\d+) (\d+) " + " ".join(rf"{c}=(-?\d+)" for c in COUNTERS)
+                   + r" nodes=(-?\d+(?:,-?\d+)*)")
 _RUN = re.compile(r"@run (\S+) (\S+) (ok|error.*)")
 _PROT_BITS = {"none": 0, "read": 1, "readwrite": 3}
 _MEMORY_MB = 512
@@ -35,7 +36,8 @@ class GuestError(ToolError):
 
 @dataclass(frozen=True)
 class Counts:
-    """One step's counter deltas as the probe measured them (names as in COUNTERS)."""
+    """One step's counter deltas as the probe measured them (names as in COUNTERS), and the
+    node of each page of the region after it (-1: no page)."""
 
     minflt: int
     hint: int
@@ -44,6 +46,7 @@ class Counts:
     pte: int
     seq: int
     segv: int
+    nodes: tuple[int, ...]
 
 
 @dataclass
@@ -139,7 +142,9 @@ class Console:
         elif m := _STEP.search(line):
             run = self.runs.get((m.group(1), int(m.group(2))))
             if run is not None and int(m.group(3)) == len(run.steps):
-                run.steps.append(Counts(*(int(v) for v in m.groups()[3:])))
+                minflt, hint, local, migrated, pte, seq, segv = (int(v) for v in m.groups()[3:-1])
+                nodes = tuple(int(v) for v in m.groups()[-1].split(","))
+                run.steps.append(Counts(minflt, hint, local, migrated, pte, seq, segv, nodes))
         elif m := _RUN.search(line):
             run = self.runs.get((m.group(1), int(m.group(2)))) if m.group(2).isdigit() else None
             if run is None:
