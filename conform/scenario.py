@@ -31,6 +31,7 @@ same on x86).  ``#`` starts a comment; comment lines right after ``scenario`` de
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,9 @@ WORDS = {
     "move_to_node": "move_to_node NODE",
     "numa_scan": "numa_scan",
 }
+
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class ScenarioError(ValueError):
@@ -214,8 +218,9 @@ def parse(text: str, source: str = "<scenarios>") -> list[Scenario]:
                 doc.append(comment.strip())
             continue
         if words[0] == "scenario":
-            if len(words) != 2:
-                raise ScenarioError(f"{where}: write 'scenario NAME' (one word)")
+            if len(words) != 2 or not _NAME.fullmatch(words[1]):
+                raise ScenarioError(f"{where}: write 'scenario NAME', NAME one word of letters, "
+                                    "digits, '-', '_' and '.'")
             close()
             name, start, doc, steps = words[1], number, [], []
             if any(s.name == name for s in out):

@@ -69,6 +69,7 @@ def test_parse_steps_and_doc() -> None:
     ("scenario a\n  mmap MAP_PRIVATE PROT_READ 1\n  munmap\n  read 0\n", "needs the region mapped"),
     ("scenario a\n  mmap MAP_PRIVATE PROT_READ 1\nscenario a\n", "f.scn:3: scenario a is defined twice"),
     ("  read 0\n", "f.scn:1: a step before the first 'scenario NAME' line"),
+    ("scenario a@b\n", "f.scn:1: write 'scenario NAME', NAME one word"),
     ("# nothing\n", "no scenario in the file"),
     ("scenario a\n  mmap MAP_PRIVATE PROT_READ 1\n  read\n", "read takes 1 argument(s): read PAGE"),
     ("scenario a\n  mmap MAP_PRIVATE PROT_READ 1\n" + "  fork\n" * 4, "at most 3 forks"),
