@@ -14,7 +14,7 @@ from numacheck.conform import guest
 from numacheck.conform.compare import AGREE, DISAGREE, INCONCLUSIVE, NOT_APPLICABLE, check_scenario
 from numacheck.conform.predict import Observation, predict
 from numacheck.conform.runner import Console, Counts, RunResult, program
-from numacheck.conform.scenario import ScenarioError, builtin, parse
+from numacheck.conform.scenario import ScenarioError, builtin, load, parse
 from numacheck.model.variants import BUILTIN as VARIANTS
 
 V60, V40RC1 = VARIANTS["linux-6.0"], VARIANTS["linux-4.0-rc1"]
@@ -326,3 +326,15 @@ def test_scenario_file_errors_are_one_line(tmp_path: Path, capsys: pytest.Captur
     assert capsys.readouterr().err.strip() == (
         f"numacheck: {bad}:3: unknown step 'jump'; steps: mmap, read, write, fork, child_exit, "
         "mprotect, munmap, mbind, clear_refs, move_to_node, numa_scan")
+
+
+def test_findings_file_disagrees_only_on_the_migrated_path() -> None:
+    # docs/conform-findings.scn: after a migration by a read, linux-6.0 rebuilds the PTE clean
+    # (6.0's remove_migration_pte), 6.2 keeps dirty (2e3468778dbe), so only 6.2 lets mprotect
+    # upgrade it; the counts 6.1 measured (migrated, no last fault) fit 6.2's path, not 6.0's
+    [s] = load(str(Path(__file__).resolve().parent.parent / "docs" / "conform-findings.scn"))
+    measured = RunResult(s.name, 0, [NONE, counts(1), counts(), counts(seq=1, nodes=(-1,)),
+                                     counts(1, 1, 0, 1, nodes=(1,)), counts(nodes=(1,)),
+                                     counts(nodes=(1,)), counts(nodes=(1,))], done=True)
+    assert check_scenario(V60, s, [measured]).verdict == DISAGREE
+    assert check_scenario(VARIANTS["linux-6.2"], s, [measured]).verdict == AGREE
