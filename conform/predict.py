@@ -66,6 +66,10 @@ class Observation:
                 f"migrated={self.migrated}{segv}")
 
 
+#: Where the per-page facts start in Explorer's compiled facts (after task node, pending fault).
+_PAGES = 2
+
+
 class Explorer:
     """One variant on the instance a scenario needs: its actions by label, compiled."""
 
@@ -77,12 +81,12 @@ class Explorer:
         self.by_label = {a.label: i for i, a in enumerate(self.ts.actions)}
         self._outputs: dict[int, Callable[[int, int], list[int | bool]]] = {}
         schema = self.ts.schema
-        self._fault = schema.offsets[task_name(TASK, "fault")], schema[task_name(TASK, "fault")].width
-        # What move_pages(2) reports of each page of the region, in the model's own helpers:
-        # the node of the page a present PTE maps (the zero page has no struct page to report),
-        # and whether the PTE is a NUMA hint, which move_pages does not follow on every kernel.
+        # In the model's own helpers: the task's node and pending fault, and what move_pages(2)
+        # reports of each page of the region: the node of the page a present PTE maps (the zero
+        # page has no struct page to report), and whether the PTE is a NUMA hint, which
+        # move_pages does not follow on every kernel.
         mm = MM(inst, SymbolicStep(schema))
-        facts: list[Expr] = [mm.task_node(TASK)]
+        facts: list[Expr] = [mm.task_node(TASK), mm.step.read(task_name(TASK, "fault")).ne(0)]
         for i in range(inst.pages):
             pte = mm.pte(TASK, i)
             facts += [pte_present(pte) & mm.vm_normal_page(pte), hint_or_protnone(pte),
@@ -112,7 +116,7 @@ class Explorer:
 
     def page_node(self, state: int, page: int) -> int:
         """page_to_nid() of the page a PTE maps, hinted or not."""
-        return int(self._facts(state)[3 + 3 * page])
+        return int(self._facts(state)[_PAGES + 3 * page + 2])
 
     def task_node(self, state: int) -> int:
         """numa_node_id() of the task."""
@@ -121,7 +125,7 @@ class Explorer:
     def page_nodes(self, state: int) -> tuple[int, ...]:
         """The node of each page of the region as move_pages(2) reports it: NO_PAGE where no
         page is mapped (none PTE, zero page), HINTED behind a NUMA hint."""
-        values = self._facts(state)[1:]
+        values = self._facts(state)[_PAGES:]
         out = []
         for i in range(self.inst.pages):
             mapped, hinted, nid = values[3 * i:3 * i + 3]
@@ -130,8 +134,7 @@ class Explorer:
 
     def fault_pending(self, state: int) -> bool:
         """The task has trapped and awaits its fault handler."""
-        off, width = self._fault
-        return bool((state >> off) & ((1 << width) - 1))
+        return bool(self._facts(state)[1])
 
     def action(self, op: str, **params: str | int) -> int:
         """The index of ``op(params)``; a PredictionError when the variant lacks the operation."""
@@ -257,7 +260,7 @@ def other_step(ex: Explorer, state: int, step: Step, live: list[int], forks: int
 @dataclass(frozen=True)
 class StepPrediction:
     """What the model allows for one step: for an access, every possible observation; for
-    every step, every possible node of each page afterwards (-1: none)."""
+    every step, every possible node of each page afterwards (NO_PAGE, HINTED: see there)."""
 
     step: Step
     observations: frozenset[Observation]
