@@ -4,6 +4,7 @@ reports and the command's exit codes (tests/test_conform_boot.py boots a kernel)
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -338,3 +339,60 @@ def test_findings_file_disagrees_only_on_the_migrated_path() -> None:
                                      counts(nodes=(1,)), counts(nodes=(1,))], done=True)
     assert check_scenario(V60, s, [measured]).verdict == DISAGREE
     assert check_scenario(VARIANTS["linux-6.2"], s, [measured]).verdict == AGREE
+
+
+# --- the runner against a stand-in for qemu (the real boot: tests/test_conform_boot.py) ------
+
+
+def _fake_qemu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> Path:
+    """Put a qemu-system-x86_64 that runs ``script`` first on PATH; return a kernel image."""
+    try:
+        guest.gcc()
+        guest.busybox()
+    except guest.ToolError as exc:
+        pytest.skip(f"the initramfs needs gcc and a static busybox: {exc}")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "qemu-system-x86_64"
+    fake.write_text("#!/bin/sh\n" + script)
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    image = tmp_path / "bzImage"
+    image.write_bytes(b"\0" * 0x202 + b"HdrS" + b"\0" * 8 + (0x30).to_bytes(2, "little")
+                      + b"\0" * 0x20 + b"6.1.0-fake\0")
+    return image
+
+
+def test_a_kernel_without_what_the_probe_needs_is_an_input_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    image = _fake_qemu(tmp_path, monkeypatch, "echo '@fatal one NUMA node: the kernel needs CONFIG_NUMA'\n")
+    assert exit_of(["conform", "--kernel-image", str(image), "-s", "anon-write-first"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"numacheck: {image}: one NUMA node: the kernel needs CONFIG_NUMA")
+
+
+def test_a_guest_that_stops_early_is_inconclusive(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    steps = [f"@step anon-write-first 0 {i} minflt={m} hint=0 local=0 migrated=0 pte=0 seq=0 "
+             f"segv=0 nodes={n}" for i, (m, n) in enumerate([(0, -1), (1, 0), (0, 0), (0, 0)])]
+    script = "".join(f"echo '{line}'\n" for line in ["@guest 6.1.0-fake", *steps,
+                                                      "@run anon-write-first 0 ok",
+                                                      "Kernel panic - not syncing: test"])
+    image = _fake_qemu(tmp_path, monkeypatch, script)
+    code = exit_of(["conform", "--kernel-image", str(image), "-s", "anon-write-first", "-r", "2"])
+    out = capsys.readouterr()
+    assert code == 3
+    assert "faults=1 hint=0/local=0 migrated=0  pages [0] x1, (not measured) x1" in out.out
+    problem = out.out.splitlines()[-1]
+    assert problem.startswith("problem: the guest stopped before every run finished; the console "
+                              "ended with: ")
+    assert problem.endswith("@run anon-write-first 0 ok | Kernel panic - not syncing: test")
+    assert "run 1/2: anon-write-first #1 done" in out.err
+
+
+def test_a_guest_past_its_timeout_is_killed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    image = _fake_qemu(tmp_path, monkeypatch, "echo '@guest 6.1.0-fake'\nexec sleep 60\n")
+    assert exit_of(["conform", "--kernel-image", str(image), "-s", "anon-write-first",
+                    "--timeout", "2"]) == 3
+    assert "problem: the guest did not finish within 2 s (--timeout)" in capsys.readouterr().out
