@@ -92,31 +92,35 @@ def _step_verdict(check: ScenarioCheck, index: int) -> str:
     return AGREE if w == AGREE else f"{w} {verdicts.count(w)}/{len(verdicts)}"
 
 
+def render_scenario(check: ScenarioCheck) -> str:
+    """One scenario: its verdict line, a row per step (predicted, measured, verdict), and the
+    notes of the runs that did not agree."""
+    s = check.scenario
+    lines = [f"scenario {s.name}: {check.verdict.upper()}" + (f" ({s.doc})" if s.doc else "")]
+    if check.verdict == NOT_APPLICABLE:
+        return "\n".join([*lines, f"  {check.note}"])
+    rows = [("#", "step", "predicted", "measured", "verdict")]
+    for i, p in enumerate(check.prediction):
+        rows.append((str(i + 1), p.step.text(), _predicted(p), _measured(check, i), _step_verdict(check, i)))
+    widths = [max(len(r[k]) for r in rows) for k in range(4)]
+    for r in rows:
+        lines.append("  " + "  ".join(r[k].ljust(widths[k]) for k in range(4)) + "  " + r[4])
+    for run in check.runs:
+        notes = [f"step {i + 1}: {st.note}" for i, st in enumerate(run.steps)
+                 if st.note and st.verdict in (DISAGREE, INCONCLUSIVE)]
+        if run.error:
+            notes.insert(0, f"probe error: {run.error}")
+        if notes:
+            lines.append(f"  run {run.repeat + 1}: " + "; ".join(notes))
+    return "\n".join(lines)
+
+
 def render_text(result: Conformance) -> str:
     """One table per scenario: predicted against measured, step by step; a summary line."""
     lines = [f"numacheck conform: {result.kernel_release or result.kernel_image} against "
              f"{result.variant}, {result.repeats} run(s) of each scenario"]
     for check in result.checks:
-        s = check.scenario
-        lines.append("")
-        lines.append(f"scenario {s.name}: {check.verdict.upper()}" + (f" ({s.doc})" if s.doc else ""))
-        if check.verdict == NOT_APPLICABLE:
-            lines.append(f"  {check.note}")
-            continue
-        rows = [("#", "step", "predicted", "measured", "verdict")]
-        for i, p in enumerate(check.prediction):
-            rows.append((str(i + 1), p.step.text(), _predicted(p), _measured(check, i),
-                         _step_verdict(check, i)))
-        widths = [max(len(r[k]) for r in rows) for k in range(4)]
-        for r in rows:
-            lines.append("  " + "  ".join(r[k].ljust(widths[k]) for k in range(4)) + "  " + r[4])
-        for run in check.runs:
-            notes = [f"step {i + 1}: {st.note}" for i, st in enumerate(run.steps)
-                     if st.note and st.verdict in (DISAGREE, INCONCLUSIVE)]
-            if run.error:
-                notes.insert(0, f"probe error: {run.error}")
-            if notes:
-                lines.append(f"  run {run.repeat + 1}: " + "; ".join(notes))
+        lines += ["", render_scenario(check)]
     n = result.counts()
     lines.append("")
     summary = ", ".join(f"{n[v]} {v}" for v in (AGREE, DISAGREE, INCONCLUSIVE, NOT_APPLICABLE) if n[v])
@@ -185,10 +189,9 @@ def render_junit(result: Conformance) -> str:
         element.set("time", f"{result.seconds:.1f}")
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", name="kernel", value=result.kernel_release or result.kernel_image)
-    table = render_text(result).split("\n\n")
-    for k, check in enumerate(result.checks):
+    for check in result.checks:
         case = ET.SubElement(suite, "testcase", classname=result.variant, name=check.scenario.name)
-        text = table[k + 1] if k + 1 < len(table) else ""
+        text = render_scenario(check)
         if check.verdict == DISAGREE:
             ET.SubElement(case, "failure", type="disagreement", message="measured counts the model "
                           "does not allow").text = text
