@@ -69,7 +69,7 @@ static void die(const char *what)
 	_exit(1);
 }
 
-static long read_file(const char *path)
+static void read_file(const char *path)
 {
 	int fd = open(path, O_RDONLY);
 	long n = 0, r;
@@ -79,7 +79,6 @@ static long read_file(const char *path)
 		n += r;
 	close(fd);
 	text[n] = 0;
-	return n;
 }
 
 static void write_file(const char *path, const char *value)
@@ -90,13 +89,15 @@ static void write_file(const char *path, const char *value)
 	close(fd);
 }
 
-static long field(const char *name, char sep)
+/* The number after "NAME" at the start of a line of the text read last ("NAME 12" in
+ * /proc/vmstat, "NAME   :   12" in /proc/PID/sched), -1 if there is no such line. */
+static long field(const char *name)
 {
 	size_t len = strlen(name);
 	for (char *p = text; (p = strstr(p, name)); p += len) {
-		if ((p == text || p[-1] == '\n') && (p[len] == sep || p[len] == ' ')) {
+		if ((p == text || p[-1] == '\n') && p[len] == ' ') {
 			char *q = p + len;
-			while (*q == ' ' || *q == sep || *q == ':')
+			while (*q == ' ' || *q == ':')
 				q++;
 			return strtol(q, NULL, 10);
 		}
@@ -111,12 +112,12 @@ static void snapshot(struct counts *c)
 	getrusage(RUSAGE_THREAD, &ru);
 	c->minflt = ru.ru_minflt;
 	read_file("/proc/vmstat");
-	c->hint = field("numa_hint_faults", ' ');
-	c->local = field("numa_hint_faults_local", ' ');
-	c->migrated = field("numa_pages_migrated", ' ');
-	c->pte = field("numa_pte_updates", ' ');
+	c->hint = field("numa_hint_faults");
+	c->local = field("numa_hint_faults_local");
+	c->migrated = field("numa_pages_migrated");
+	c->pte = field("numa_pte_updates");
 	read_file("/proc/self/sched");
-	c->seq = field("mm->numa_scan_seq", ' ');
+	c->seq = field("mm->numa_scan_seq");
 }
 
 /* Empty the per-CPU LRU-add batches (lru_cache_disable() in do_pages_move()): a page still in
@@ -223,14 +224,14 @@ static int numa_scan(void)
 	long seq0;
 	double start = wall_seconds();
 	read_file("/proc/self/sched");
-	seq0 = field("mm->numa_scan_seq", ' ');
+	seq0 = field("mm->numa_scan_seq");
 	write_file("/proc/sys/kernel/numa_balancing", "1");
 	for (;;) {
 		double t = cpu_seconds();
 		while (cpu_seconds() - t < 0.005)
 			;
 		read_file("/proc/self/sched");
-		if (field("mm->numa_scan_seq", ' ') > seq0)
+		if (field("mm->numa_scan_seq") > seq0)
 			break;
 		if (wall_seconds() - start > scan_timeout_s)
 			break;
@@ -443,7 +444,7 @@ int main(int argc, char **argv)
 	if (!program)
 		die(argv[1]);
 	read_file("/proc/self/sched");
-	if (field("mm->numa_scan_seq", ' ') < 0) {
+	if (field("mm->numa_scan_seq") < 0) {
 		printf("@fatal /proc/self/sched has no mm->numa_scan_seq: the kernel needs "
 		       "CONFIG_SCHED_DEBUG and CONFIG_NUMA_BALANCING\n");
 		return 1;
