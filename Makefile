@@ -24,9 +24,9 @@ verify: $(RUNTIME)
 	$(BIN)/numacheck verify
 
 # mypy needs the installed layout (numacheck.model = model/, ...); a tree of symlinks gives it.
-$(TYPECHECK):
+$(TYPECHECK): Makefile
 	mkdir -p $(TYPECHECK)
-	for d in model properties checker reports; do ln -sfn ../../../$$d $(TYPECHECK)/$$d; done
+	for d in model properties checker reports conform; do ln -sfn ../../../$$d $(TYPECHECK)/$$d; done
 
 lint: $(TESTDEPS)
 	$(BIN)/ruff check .

@@ -37,6 +37,7 @@ from numacheck.checker.run import ENGINES, Check
 from numacheck.checker.traces.itf import ItfError, ItfTrace
 from numacheck.checker.traces.itf import load as itf_load
 from numacheck.checker.traces.replay_itf import replay_itf
+from numacheck.conform.command import conform
 from numacheck.model.expr import ModelError
 from numacheck.model.instance import AREA_INSTANCE, AREAS, DEFAULT_AREAS, Instance
 from numacheck.model.system import Citation
@@ -377,6 +378,9 @@ def _show_property(p: Property) -> str:
         f"{p.name}  ({p.kind} property)", "", p.summary, "", f"Why: {p.rationale}", "",
         f"Situation it is about (must be reachable): {p.situation}",
     ])
+
+
+cli.add_command(conform)
 
 
 def _show_operation(name: str) -> str:
