@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
     rows = []
-    print("| variant | instance | orbits | exit | verdicts | as expected | seed trace | wall s | cpu s | peak MiB |")
+    print("| variant | instance | orbits | exit | verdicts | as expected | seed trace | wall s | cpu s "
+          "| peak MiB |")
     print("|---|---|--:|--:|---|---|--:|--:|--:|--:|")
     for instance in args.instance or DEFAULT_INSTANCES:
         sizes = tuple(int(x) for x in instance.split("x"))

@@ -235,6 +235,15 @@ def _migration_pte_6_1(pte: Pte, vma: Vma) -> Pte:
     return _migration_bits(pte, mk_pte(pte.pfn, vm_page_prot(vma)).with_(young=pte.young, dirty=pte.dirty))
 
 
+def _rebuild_6_1(mm: MM, pte: Pte, vma: Vma) -> Pte:
+    # 6.1: young and dirty from the entry (2e3468778dbe); writable entry => maybe_mkwrite, a
+    # readable one keeps vm_page_prot (no pte_wrprotect() arm before 96a9c287e25d), which before
+    # 6.2 ignores uffd-wp, as in _rebuild_4_0.
+    new = _migration_bits(pte, mk_pte(pte.pfn, vm_page_prot(vma, uffd_writenotify=False))
+                          .with_(young=pte.young, dirty=pte.dirty))
+    return pte_select(pte.write, maybe_mkwrite(new, vma), new)
+
+
 def _rebuild_6_2(mm: MM, pte: Pte, vma: Vma) -> Pte:
     # 6.2-6.3: writable entry => maybe_mkwrite, otherwise pte_wrprotect (96a9c287e25d; no
     # uffd-wp here).  RMAP_EXCLUSIVE keeps PageAnonExclusive.
@@ -417,13 +426,25 @@ NUMA_FAULT_RULES: dict[str, NumaFaultRule] = {
         no_group=lambda mm, orig, restored, vma: ~orig.write,
         rebuild=_rebuild_4_0,
         outcomes=OUTCOMES_5_13,
-        citation=Citation("do_numa_page", "mm/memory.c", "5.13 .. 6.1", ("b99a342d4f11",),
+        citation=Citation("do_numa_page", "mm/memory.c", "5.13 .. 6.0", ("b99a342d4f11",),
                           confidence="V",
                           note="was_writable = pte_savedwrite(orig_pte); !was_writable => "
                                "TNF_NO_GROUP; target chosen under the PT lock, unlock, migrate "
                                "from the hinted PTE (a writable migration entry: _PAGE_RW is "
                                "still set); on failure relock, pte_same, out_map with "
                                "was_writable"),
+    ),
+    "6.1": NumaFaultRule(
+        restore=_restore_was_writable,
+        no_group=lambda mm, orig, restored, vma: ~orig.write,
+        rebuild=_rebuild_6_1,
+        outcomes=OUTCOMES_5_13,
+        citation=Citation("do_numa_page -> migrate_misplaced_page -> remove_migration_pte",
+                          "mm/memory.c, mm/migrate.c", "6.1", ("b99a342d4f11", "2e3468778dbe"),
+                          confidence="V",
+                          note="the hinting fault as 5.13; remove_migration_pte() takes young "
+                               "and dirty from the migration entry (is_migration_entry_young/"
+                               "_dirty), so a migrated written page comes back dirty"),
     ),
     "6.2": NumaFaultRule(
         restore=_restore_6_2,

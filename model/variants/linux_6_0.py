@@ -13,7 +13,7 @@ from numacheck.model.variants.tracking import (
 
 VARIANT = Variant(
     name="linux-6.0",
-    versions="6.0 .. 6.1",
+    versions="6.0 .. 6.0",
     commits=("64fe24a3e05e", "76aefad628aa"),
     summary=(
         "64fe24a3e05e (\"mm/mprotect: try avoiding write faults for exclusive anonymous pages "
@@ -39,11 +39,5 @@ VARIANT = Variant(
         "uffd-wp-implies-read-only": UFFD_WP_BY_MPROTECT,
         "soft-dirty-needs-fault": SOFT_DIRTY_BY_UFFD_UNREGISTER,
     },
-    not_modelled=not_modelled(
-        "6.1 keeps young and dirty through a migration entry (2e3468778dbe), so a migrated PTE "
-        "is young and dirty there and could be upgraded by mprotect; the variant rebuilds old "
-        "and clean, as 6.0 does (no write bit depends on it).  6.1.13+ stable also has "
-        "96a9c287e25d's pte_wrprotect() in remove_migration_pte(), which changes nothing here: "
-        "a readable entry in a shared writable VMA never arises with savedwrite.  "
-        + UFFD_BEFORE_6_2_NOT_MODELLED),
+    not_modelled=not_modelled(UFFD_BEFORE_6_2_NOT_MODELLED),
 )
