@@ -30,18 +30,20 @@ def measure(variant: str, sizes: tuple[int, int, int], timeout: float, symmetry:
     cmd = [str(Path(sys.executable).parent / "numacheck"), "verify", "-v", variant, "--processes", str(p),
            "--pages", str(g), "--nodes", str(n), "--format", "json", "--max-states", str(2**40),
            "--timeout", str(timeout), *([] if symmetry else ["--no-symmetry"])]
-    with tempfile.TemporaryFile(mode="w+") as out:
+    with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - start
         out.seek(0)
-        text = out.read()
+        err.seek(0)
+        text, problem = out.read(), err.read()
     try:
         doc = json.loads(text)
     except json.JSONDecodeError:
-        return {"variant": variant, "instance": "x".join(map(str, sizes)), "error": text.strip()[-200:],
-                "exit": os.waitstatus_to_exitcode(status), "seconds": wall}
+        last = (problem.strip() or text.strip() or "no output").splitlines()[-1]
+        return {"variant": variant, "instance": "x".join(map(str, sizes)), "error": last[-200:],
+                "exit": os.waitstatus_to_exitcode(status), "seconds": round(wall, 1)}
     results = doc["results"]
     seed = [len(r["trace"]["steps"]) - 1 for r in results
             if (r["variant"], r["property"]) == SEED and r.get("trace")]
