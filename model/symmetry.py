@@ -5,7 +5,8 @@ the same body and every property quantifies over all of them; the engine proves 
 (``checker/engines/symmetry.py``), so a variant that singles out one process is caught.
 
 Anonymous frames are interchangeable up to allocation.  Operations reach a frame only through a
-PTE's pfn (equality with the frame's index) and the frame's own fields (``select`` by pfn), except
+PTE's pfn or a GUP's pinned page (equality with the frame's index) and the frame's own fields
+(``select`` by pfn), except
 ``alloc_page_vma``, which takes the lowest free frame.  That choice does not matter when all free
 frames look alike: every anonymous frame that no PTE names is blank (freed frames are reset by
 ``free_unmapped_pages``), and no non-present PTE names an anonymous frame (a free frame is one no
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 
 from numacheck.model.builder import Step
 from numacheck.model.expr import Expr, all_, any_, lift
-from numacheck.model.instance import Instance, pte_name
+from numacheck.model.instance import Instance, gup_name, pte_name
 from numacheck.model.mm import MM
 from numacheck.model.operation import Operation
 from numacheck.model.pte import pte_present
@@ -48,17 +49,29 @@ def frame_fields(schema: Schema, frame: str) -> tuple[str, ...]:
     return tuple(f.name for f in schema.fields if f.name.startswith(f"{frame}."))
 
 
+def frame_references(inst: Instance, schema: Schema) -> tuple[str, ...]:
+    """The fields that name a frame: every PTE's pfn and (pin area) every GUP's pinned page."""
+    ptes = tuple(pte_name(p, i, "pfn") for p in range(inst.processes) for i in range(inst.pages))
+    pins = tuple(gup_name(p, "pin_pfn") for p in range(inst.processes))
+    return ptes + tuple(name for name in pins if name in schema)
+
+
 def free_frames_blank(inst: Instance, schema: Schema) -> Expr:
-    """Every anonymous frame no PTE names is blank, and no non-present PTE names one."""
+    """Every anonymous frame no PTE and no held GUP reference names is blank, and no
+    non-present PTE and no GUP without a reference names one."""
     mm = MM(inst, Step(schema))
     ptes = [mm.pte(p, i) for p, i in mm.ptes()]
+    held = [(mm.gup_state(p, "pinned"), mm.gup(p, "pin_pfn")) for p in range(inst.processes)
+            if gup_name(p, "pin_pfn") in schema]
     conds: list[Expr] = []
     for k in range(inst.anon_frames):
-        named = any_(pte.pfn.eq(inst.anon_frame(k)) for pte in ptes)
+        named = any_([*(pte.pfn.eq(inst.anon_frame(k)) for pte in ptes),
+                      *(pinned & pfn.eq(inst.anon_frame(k)) for pinned, pfn in held)])
         frame = lift(inst.anon_frame(k))
         blank = ~mm.PageAnonExclusive(frame) & mm.page_to_nid(frame).eq(0)
         conds.append(named | blank)
     conds += [pte_present(pte) | ~mm.PageAnon(pte.pfn) for pte in ptes]
+    conds += [pinned | ~mm.PageAnon(pfn) for pinned, pfn in held]
     return all_(conds)
 
 
@@ -70,8 +83,7 @@ def interchangeable(inst: Instance, schema: Schema,
         out.append(Interchangeable(
             "anonymous frames",
             tuple(frame_fields(schema, f"anon{k}") for k in range(inst.anon_frames)),
-            references=tuple(pte_name(p, i, "pfn") for p in range(inst.processes)
-                             for i in range(inst.pages)),
+            references=frame_references(inst, schema),
             values=tuple(inst.anon_frame(k) for k in range(inst.anon_frames)),
             vouched=True,
             precondition=free_frames_blank(inst, schema),

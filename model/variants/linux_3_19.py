@@ -13,6 +13,7 @@ VARIANT = Variant(
         "(pte_mknonnuma), so the write bit survives the round trip, and TNF_NO_GROUP is decided "
         "on the real write bit.  This is the baseline the PROT_NONE conversion had to match."
     ),
-    operations=era_ops(scan="3.19", fault="3.19", mprotect_rule="3.19", reuse="reuse_swap_page"),
+    operations=era_ops(scan="3.19", fault="3.19", mprotect_rule="3.19", reuse="reuse_swap_page",
+                      gup="3.19"),
     not_modelled=NOT_MODELLED,
 )

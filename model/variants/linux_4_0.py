@@ -5,7 +5,7 @@ from numacheck.model.variants.common import NOT_MODELLED, era_ops
 
 VARIANT = Variant(
     name="linux-4.0",
-    versions="4.0 .. 4.8",
+    versions="4.0 .. 4.8-rc7",
     commits=("b191f9b106ea", "bea66fbd11af", "074c238177a7"),
     summary=(
         "b191f9b106ea keeps _PAGE_RW in the PROT_NONE entry (preserve_write in "
@@ -16,7 +16,8 @@ VARIANT = Variant(
         "The three were posted on 23 Mar 2015, after rc5, so 4.0-rc6 and -rc7 are taken to "
         "behave like 4.0 already (inferred from the dates)."
     ),
-    operations=era_ops(scan="4.0", fault="4.0", mprotect_rule="4.0", reuse="reuse_swap_page"),
+    operations=era_ops(scan="4.0", fault="4.0", mprotect_rule="4.0", reuse="reuse_swap_page",
+                          gup="3.19"),
     expect_violated={
         "numa-grouping-matches-write": "VM_WRITE is a property of the VMA, not of the page: "
                                        "after fork the PTE is read-only (COW) but the VMA is "

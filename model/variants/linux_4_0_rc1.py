@@ -22,7 +22,8 @@ VARIANT = Variant(
         "stops.  The scan's skips (zero page, KSM, already PROT_NONE) came with later patches "
         "of the same series, all in rc1; at commit 4d9424669946 alone the scan had none."
     ),
-    operations=era_ops(scan="4.0-rc1", fault="4.0-rc1", mprotect_rule="4.0", reuse="reuse_swap_page"),
+    operations=era_ops(scan="4.0-rc1", fault="4.0-rc1", mprotect_rule="4.0", reuse="reuse_swap_page",
+                          gup="3.19"),
     expect_violated={
         "numa-restore-keeps-write": _LOST,
         "numa-migrate-keeps-write": "The PTE is restored read-only before the migration, so "

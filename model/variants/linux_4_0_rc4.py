@@ -16,7 +16,8 @@ VARIANT = Variant(
         "read-only), and a writable page not yet written is clean (not grouped).  The fixes of "
         "4.0 were posted on 23 Mar 2015, after rc5, so rc6 and rc7 behave as linux-4.0."
     ),
-    operations=era_ops(scan="4.0-rc1", fault="4.0-rc4", mprotect_rule="4.0", reuse="reuse_swap_page"),
+    operations=era_ops(scan="4.0-rc1", fault="4.0-rc4", mprotect_rule="4.0", reuse="reuse_swap_page",
+                          gup="3.19"),
     expect_violated={
         "numa-restore-keeps-write": "Unchanged from rc1: the restore takes _PAGE_RW from "
                                     "vm_page_prot, read-only in a private mapping.",

@@ -5,7 +5,7 @@ from numacheck.model.variants.common import era_ops, not_modelled
 
 VARIANT = Variant(
     name="linux-4.16",
-    versions="4.16 .. 5.12",
+    versions="4.16 .. 5.7",
     commits=("859d4adc3415",),
     summary=(
         "859d4adc3415 (\"mm: numa: do not trap faults on shared data section pages\", committed "
@@ -16,7 +16,8 @@ VARIANT = Variant(
         "present PTE, and TNF_NO_GROUP follows the restored write bit.  Expected: every property "
         "holds, as in 4.9 (the skip only removes the traces that hint a fork-shared page)."
     ),
-    operations=era_ops(scan="4.16", fault="4.9", mprotect_rule="4.0", reuse="reuse_swap_page"),
+    operations=era_ops(scan="4.16", fault="4.9", mprotect_rule="4.0", reuse="reuse_swap_page",
+                          gup="4.9"),
     not_modelled=not_modelled(
         "5.9 changes do_wp_page() to reuse only on page_count() == 1 (09854ba94c6a), which is "
         "the same rule here (no extra page references); 5.7's uffd-wp bit in _PAGE_CHG_MASK "

@@ -16,6 +16,7 @@ VARIANT = Variant(
         "local-node scan skip never applies to the model's multi-threaded processes; 4.16 adds "
         "the shared-COW scan skip (linux-4.16)."
     ),
-    operations=era_ops(scan="4.0", fault="4.9", mprotect_rule="4.0", reuse="reuse_swap_page"),
+    operations=era_ops(scan="4.0", fault="4.9", mprotect_rule="4.0", reuse="reuse_swap_page",
+                          gup="4.9"),
     not_modelled=NOT_MODELLED,
 )

@@ -6,7 +6,7 @@ from numacheck.model.variants.common import era_ops, not_modelled
 
 VARIANT = Variant(
     name="linux-5.13",
-    versions="5.13 .. 5.18",
+    versions="5.13 .. 5.15",
     commits=("b99a342d4f11",),
     summary=(
         "b99a342d4f11 (\"NUMA balancing: reduce TLB flush via delaying mapping on hint page "
@@ -22,7 +22,7 @@ VARIANT = Variant(
         "the migration entry and TNF_NO_GROUP all use."
     ),
     operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="4.0", reuse="page_count",
-                         uffd="5.7"), mbind),
+                         uffd="5.7", gup="5.13"), mbind),
     not_modelled=not_modelled(
         "mbind(MPOL_F_NUMA_BALANCING) gives shmem a MOF policy only from 5.15 (6d2aec9e123b); "
         "the variant allows it in 5.13-5.14 too (a shmem PTE of a shared writable VMA is "

@@ -26,7 +26,7 @@ VARIANT = Variant(
         "PageAnonExclusive (6c287605fd56, equal to page_count() == 1 here)."
     ),
     operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="4.0", reuse="PageAnonExclusive",
-                         uffd="5.19"), mbind),
+                         uffd="5.19", gup="5.19"), mbind),
     expect_violated={
         "uffd-wp-implies-read-only": UFFD_WP_SHMEM,
         "soft-dirty-needs-fault": SOFT_DIRTY_UFFD_WP_RANGE,

@@ -29,7 +29,7 @@ VARIANT = Variant(
         "ask, and mprotect turns a hint into an ordinary entry before it upgrades."
     ),
     operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="6.0", reuse="PageAnonExclusive",
-                         uffd="5.19"),
+                         uffd="5.19", gup="6.0"),
                 mbind),
     expect_violated={
         "uffd-wp-implies-read-only": UFFD_WP_SHMEM,

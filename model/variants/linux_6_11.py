@@ -22,7 +22,7 @@ VARIANT = Variant(
         "mprotect PTE batching) behave the same for order-0 pages."
     ),
     operations=(*era_ops(scan="6.2", fault="6.11", mprotect_rule="6.2", reuse="PageAnonExclusive",
-                         uffd="6.3"),
+                         uffd="6.3", gup="6.5"),
                 mbind),
     expect_violated={
         "numa-migrate-keeps-write": "Deliberate (6a56ccbcf6c6): a migration tried after the "

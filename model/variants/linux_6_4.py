@@ -11,7 +11,7 @@ _WRITE_LOSS = ("Deliberate (6a56ccbcf6c6), as in 6.2: writable = false once the 
 
 VARIANT = Variant(
     name="linux-6.4",
-    versions="6.4 .. 6.10",
+    versions="6.4 .. 6.4",
     commits=("3c811f7883c4",),
     summary=(
         "The 6.4-rc1 MM pull reverts 96a9c287e25d (3c811f7883c4, David Hildenbrand, 'mm/migrate: revert "
@@ -24,7 +24,7 @@ VARIANT = Variant(
         "6.10 adds mTHP hinting; order-0 pages behave the same)."
     ),
     operations=(*era_ops(scan="6.2", fault="6.4", mprotect_rule="6.2", reuse="PageAnonExclusive",
-                         uffd="6.3"),
+                         uffd="6.3", gup="6.0"),
                 mbind),
     expect_violated={
         "numa-migrate-keeps-write": _WRITE_LOSS,
