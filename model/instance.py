@@ -25,14 +25,16 @@ FAULT_KINDS = ("none", "read", "write", "unshare")
 
 #: Kernel areas an instance may cover.  ``numa`` is the base model (VMAs, faults, COW, fork,
 #: NUMA balancing); ``softdirty`` adds the soft-dirty bits and clear_refs, ``uffd`` the
-#: userfaultfd write-protect bits and ioctls; ``gup`` get_user_pages() with FOLL_FORCE (the
-#: /proc/PID/mem path), the shmem file mapped MAP_PRIVATE, MADV_DONTNEED and UFFDIO_CONTINUE;
-#: ``pin`` GUP references that outlive the call (FOLL_PIN, long-held FOLL_GET) and the COW rules
-#: that must respect them (it needs ``gup``).  An area's fields and operations exist only on an
-#: instance that covers it, so a run without it has exactly the base model's states.
+#: userfaultfd write-protect bits and ioctls; ``gup`` the kernel's accesses to another task's
+#: memory through get_user_pages() (access_remote_vm: /proc/PID/mem, ptrace, FOLL_FORCE), the
+#: shmem file mapped MAP_PRIVATE, MADV_DONTNEED and UFFDIO_CONTINUE; ``pin`` pin_user_pages()
+#: references that outlive the call (FOLL_PIN) and the COW rules that must respect them.  Both
+#: GUP areas share the GUP's per-process state and its retry (follow_page_pte).  An area's fields
+#: and operations exist only on an instance that covers it, so a run without it has exactly the
+#: base model's states.
 AREAS = ("numa", "softdirty", "uffd", "gup", "pin")
-#: Areas that extend another one: pins are taken by GUP.
-AREA_NEEDS = {"pin": "gup"}
+#: The areas that run get_user_pages() (and so have the per-process GUP fields).
+GUP_AREAS = frozenset({"gup", "pin"})
 DEFAULT_AREAS = frozenset({"numa"})
 
 #: PTE bits the model keeps, with the name x86 gives them (arch/x86/include/asm/pgtable_types.h).
@@ -89,9 +91,6 @@ class Instance:
             raise InstanceError(f"--areas: unknown area {unknown[0]!r}; areas: {', '.join(AREAS)}")
         if "numa" not in self.areas:
             raise InstanceError("--areas must include numa, the base model every other area extends")
-        for area, base in AREA_NEEDS.items():
-            if area in self.areas and base not in self.areas:
-                raise InstanceError(f"--areas {area} needs {base} (add it: --areas numa,{base},{area})")
         for name, value, top in (
             ("processes", self.processes, MAX_PROCESSES),
             ("pages", self.pages, MAX_PAGES),
@@ -129,6 +128,11 @@ class Instance:
         """The sizes by option name (``processes``, ``pages``, ``nodes``)."""
         return {"processes": self.processes, "pages": self.pages, "nodes": self.nodes}
 
+    @property
+    def has_gup(self) -> bool:
+        """Whether get_user_pages() runs here (the gup or the pin area)."""
+        return bool(self.areas & GUP_AREAS)
+
     def area_names(self) -> tuple[str, ...]:
         """The areas covered, in the order of AREAS."""
         return tuple(a for a in AREAS if a in self.areas)
@@ -155,9 +159,10 @@ class Instance:
 #: Where a run without --areas checks the properties of the areas beyond numa: every area on,
 #: the smallest instance with two nodes (a few seconds for every era).
 AREA_INSTANCE = _all_areas_instance()
-#: Where a run without --areas checks the pin area's properties: every area on, two processes
-#: (a pin and the fork that shares its page need one each), one page, one node.
-PIN_INSTANCE = Instance(processes=2, pages=1, nodes=1, areas=frozenset(AREAS))
+#: Where a run without --areas checks the pin area's properties: two processes (a pin and the
+#: fork that shares its page need one each), one page, one node, and only the pin area beside
+#: numa: with every area on, two processes have millions of states.
+PIN_INSTANCE = Instance(processes=2, pages=1, nodes=1, areas=frozenset({"numa", "pin"}))
 
 
 def area_instance(area: str) -> Instance:
@@ -211,14 +216,11 @@ def _gup_fields(inst: Instance, p: int) -> list[Field]:
     out += [bool_field(gup_name(p, f), **_place(gup_name(p, f))) for f in GUP_FIELDS]
     if "pin" in inst.areas:
         pin, pfn = gup_name(p, "FOLL_PIN"), gup_name(p, "pin_pfn")
-        out.append(bool_field(pin, **_place(pin), doc="The reference is a pin (FOLL_PIN, "
-                              "page_maybe_dma_pinned()), not a plain FOLL_GET."))
+        out.append(bool_field(pin, **_place(pin), doc="The GUP is pin_user_pages() (FOLL_PIN): it "
+                              "keeps its reference after the call, unlike access_remote_vm's "
+                              "FOLL_GET, dropped after the copy."))
         out.append(enum_field(pfn, inst.frame_names(), **_place(pfn),
-                              doc="The page the pinned GUP holds (meaningful while pinned)."))
-        keeps = gup_name(p, "keeps_ref")
-        out.append(bool_field(keeps, **_place(keeps), doc="The caller keeps the reference after "
-                              "the call (get_user_pages, pin_user_pages), unlike "
-                              "access_remote_vm, which drops it after its copy."))
+                              doc="The page the pin holds (zero_page while not pinned)."))
     return out
 
 
@@ -239,7 +241,7 @@ def schema(inst: Instance) -> Schema:
         fields.append(enum_field(fault, FAULT_KINDS, **_place(fault),
                                  doc="The access that trapped and awaits its fault handler."))
         fields.append(int_field(page, 0, inst.pages - 1, **_place(page)))
-        if "gup" in inst.areas:
+        if inst.has_gup:
             fields.extend(_gup_fields(inst, p))
         for i in range(inst.pages):
             for bit in inst.pte_bits():

@@ -58,8 +58,7 @@ def vma_is_anonymous(vma: Vma) -> Expr:
 
 
 #: The boolean GUP fields (the others are numbers or enums).
-GUP_BOOLS = ("write", "FOLL_WRITE", "FOLL_FORCE", "FOLL_COW", "VM_FAULT_WRITE", "FOLL_PIN",
-             "keeps_ref")
+GUP_BOOLS = ("write", "FOLL_WRITE", "FOLL_FORCE", "FOLL_COW", "VM_FAULT_WRITE", "FOLL_PIN")
 
 
 def vma_soft_dirty_enabled(vma: Vma) -> Expr:
@@ -222,7 +221,7 @@ class MM:
         faultin_page() returns and __get_user_pages() retries follow_page_pte())."""
         self.step.write(task_name(p, "fault"), FAULT_KINDS.index("none"))
         self.step.write(task_name(p, "fault_page"), 0)
-        if "gup" in self.inst.areas:
+        if self.inst.has_gup:
             retry = lift(GUP_STATES.index("retry"))
             self.set_gup(p, "state", ite(self.gup_state(p, "faultin"), retry, self.gup(p, "state")))
 
@@ -256,22 +255,19 @@ class MM:
         UFFDIO_CONTINUE take the read lock and can."""
         self.step.require(~self.gup_state(p, "faultin") & ~self.gup_state(p, "retry"))
 
-    def gup_refs(self, pfn: Expr, pins_only: bool = False) -> list[Expr]:
-        """For each process, whether its GUP holds a reference on frame ``pfn`` (pin area)."""
-        out = []
-        for p in range(self.inst.processes):
-            held = self.gup_state(p, "pinned") & self.gup(p, "pin_pfn").eq(pfn)
-            out.append(held & self.gup(p, "FOLL_PIN") if pins_only else held)
-        return out
+    def gup_pins(self, pfn: Expr) -> list[Expr]:
+        """For each process, whether it holds a pin (FOLL_PIN) on frame ``pfn`` (pin area)."""
+        return [self.gup_state(p, "pinned") & self.gup(p, "pin_pfn").eq(pfn)
+                for p in range(self.inst.processes)]
 
     def page_count(self, pfn: Expr) -> Expr:
-        """page_count(): the mappings plus the references GUPs hold (FOLL_GET and FOLL_PIN; the
-        model has no swap cache, LRU or pagevec references)."""
-        return self.page_mapcount(pfn) + count(self.gup_refs(pfn))
+        """page_count(): the mappings plus the pins held (access_remote_vm's FOLL_GET reference
+        lasts only within its step; the model has no swap cache, LRU or pagevec references)."""
+        return self.page_mapcount(pfn) + count(self.gup_pins(pfn))
 
     def page_maybe_dma_pinned(self, pfn: Expr) -> Expr:
         """page_maybe_dma_pinned() (5.7+): some FOLL_PIN reference is held on the frame."""
-        return any_(self.gup_refs(pfn, pins_only=True))
+        return any_(self.gup_pins(pfn))
 
     # PTEs -------------------------------------------------------------------------------------
     def _pte_fields(self) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from numacheck.model.system import Action
 from numacheck.properties.base import invariant, output, step_property
 
 #: The operations whose step can complete a GUP (model/ops/gup.py).
-GUP_STEPS = {"access_remote_vm", "get_user_pages", "follow_page_pte"}
+GUP_STEPS = {"access_remote_vm", "pin_user_pages", "follow_page_pte"}
 
 
 def _writes_cow_mapping(pre: MM, post: MM, action: Action) -> Expr:
@@ -64,7 +64,7 @@ def numa_fault_only_in_accessible_vma(pre: MM, post: MM, action: Action) -> Expr
 
 
 def _held_by_other(mm: MM, p: int, pfn: Expr) -> Expr:
-    return any_(mm.gup_refs(pfn)[q] for q in range(mm.inst.processes) if q != p)
+    return any_(mm.gup_pins(pfn)[q] for q in range(mm.inst.processes) if q != p)
 
 
 def _private_writable_held(mm: MM) -> Expr:
@@ -74,10 +74,9 @@ def _private_writable_held(mm: MM) -> Expr:
 
 @invariant(
     "pin-isolation",
-    "After fork, a write by one process never reaches a page another process holds through "
-    "get_user_pages() (FOLL_GET or FOLL_PIN): a writable PTE of a private mapping never maps a "
-    "page another process's GUP holds.",
-    "vmsplice() and pinning drivers read a page through their reference long after the GUP; if "
+    "After fork, a write by one process never reaches a page another process has pinned: a "
+    "writable PTE of a private mapping never maps a page another process's pin holds.",
+    "Pinning drivers (and vmsplice) read a page through their reference long after the GUP; if "
     "the process that shared the page by fork may then write it in place, the other process "
     "sees writes it must never see (CVE-2020-29374, 'COW can break either way': the reuse "
     "test counted mappings, not references).  The model's write-requires-exclusive covers "
@@ -87,7 +86,7 @@ def _private_writable_held(mm: MM) -> Expr:
     area="pin",
 )
 def pin_isolation(mm: MM) -> Expr:
-    """A writable private PTE of ``p`` maps no frame another process's GUP holds."""
+    """A writable private PTE of ``p`` maps no frame another process has pinned."""
     return all_((mm.vma(p).mapped & ~mm.vma(p).VM_SHARED & mm.pte(p, i).write)
                 .implies(~_held_by_other(mm, p, mm.pte(p, i).pfn)) for p, i in mm.ptes())
 
@@ -95,7 +94,7 @@ def pin_isolation(mm: MM) -> Expr:
 def _pinned_and_mapped(mm: MM, p: int) -> Expr:
     """``p`` holds a FOLL_PIN pin through page i and its PTE i maps the pinned page."""
     pfn = mm.gup(p, "pin_pfn")
-    return all_([mm.gup_state(p, "pinned"), mm.gup(p, "FOLL_PIN"),
+    return all_([mm.gup_state(p, "pinned"),
                  *(mm.gup(p, "page").ne(i) | pte_present(mm.pte(p, i)) & mm.pte(p, i).pfn.eq(pfn)
                    for i in range(mm.inst.pages))])
 

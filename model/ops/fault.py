@@ -182,7 +182,7 @@ def do_wp_page(rule: str | tuple[ReuseRule, Citation]) -> Operation:
             sub.set_pte_at(p, page, pte_select(unshare, entry, maybe_mkwrite(pte_mkdirty(entry), vma)))
 
         mm.branch(reuse, wp_page_reuse, wp_page_copy)
-        if "gup" in mm.inst.areas:
+        if mm.inst.has_gup:
             mm.set_gup(p, "VM_FAULT_WRITE", mm.gup_faulting(p) & ~unshare)
         mm.fault_done(p)
 

@@ -241,11 +241,11 @@ def check_vma_flags(vma: Vma, foll: Foll) -> Expr:
     return vma.mapped & ite(foll.FOLL_WRITE, write_ok, read_ok)
 
 
-def _follow_and_fault(mm: MM, rule: GupRule, p: int, page: int, foll: Foll, keeps: Expr) -> None:
+def _follow_and_fault(mm: MM, rule: GupRule, p: int, page: int, foll: Foll) -> None:
     """follow_page_pte() of ``page``; a usable page completes the GUP, else faultin_page()
     raises the fault (FAULT_FLAG_WRITE with FOLL_WRITE, FAULT_FLAG_UNSHARE for a R/O pin that
-    must unshare).  ``keeps``: the caller keeps its reference (pin area) instead of dropping it
-    once the copy is done (access_remote_vm)."""
+    must unshare).  A pin (FOLL_PIN) keeps its reference; access_remote_vm drops its FOLL_GET
+    once the copy is done, within the step."""
     vma, pte = mm.vma(p), mm.pte(p, page)
     anon = mm.vm_normal_page(pte) & mm.PageAnon(pte.pfn)
     numa_blocked = pte_protnone(pte) & ~rule.follows_protnone(vma, foll)
@@ -260,12 +260,11 @@ def _follow_and_fault(mm: MM, rule: GupRule, p: int, page: int, foll: Foll, keep
     mm.step.output("gup_pfn", ite(usable, pte.pfn, 0))
 
     def complete(sub: MM) -> None:
-        held = anon & keeps  # a reference on the zero page or the page cache: not kept
+        held = anon & foll.FOLL_PIN  # a pin of the zero page or the page cache: not kept
         sub.set_gup(p, "state", ite(held, GUP_STATES.index("pinned"), GUP_STATES.index("none")))
         if "pin" in sub.inst.areas:
             sub.set_gup(p, "pin_pfn", ite(held, pte.pfn, 0))
-            sub.set_gup(p, "FOLL_PIN", held & foll.FOLL_PIN)
-            sub.set_gup(p, "keeps_ref", FALSE)
+            sub.set_gup(p, "FOLL_PIN", held)
         for f in ("write", "FOLL_WRITE", "FOLL_FORCE", "FOLL_COW", "VM_FAULT_WRITE"):
             sub.set_gup(p, f, FALSE)
         sub.set_gup(p, "page", ite(held, page, 0))
@@ -283,13 +282,11 @@ def _follow_and_fault(mm: MM, rule: GupRule, p: int, page: int, foll: Foll, keep
         sub.set_gup(p, "VM_FAULT_WRITE", FALSE)
         if "pin" in sub.inst.areas:
             sub.set_gup(p, "FOLL_PIN", foll.FOLL_PIN)
-            sub.set_gup(p, "keeps_ref", keeps)
 
     mm.branch(usable, complete, faultin_page)
 
 
-def _begin(mm: MM, rule: GupRule, p: int, page: int, write: bool, force: bool, pin: bool,
-           keeps: Expr) -> None:
+def _begin(mm: MM, rule: GupRule, p: int, page: int, write: bool, force: bool, pin: bool) -> None:
     vma = mm.vma(p)
     w = TRUE if write else FALSE
     foll = Foll(w, w, TRUE if force else FALSE, FALSE, TRUE if pin else FALSE)
@@ -297,7 +294,7 @@ def _begin(mm: MM, rule: GupRule, p: int, page: int, write: bool, force: bool, p
     mm.step.require(check_vma_flags(vma, foll))
     if rule.force_cow_break:  # every GUP here has FOLL_GET or FOLL_PIN
         foll = replace(foll, FOLL_WRITE=foll.FOLL_WRITE | is_cow_mapping(vma))
-    _follow_and_fault(mm, rule, p, page, foll, keeps)
+    _follow_and_fault(mm, rule, p, page, foll)
 
 
 def gup_ops(era: str | GupRule) -> tuple[Operation, ...]:
@@ -320,10 +317,10 @@ def gup_ops(era: str | GupRule) -> tuple[Operation, ...]:
         kernel copies to or from the page and drops its reference.  Outputs: ``completed``,
         ``kernel_write`` (the kernel wrote the page) and ``gup_pfn`` (which page).
         """
-        _begin(mm, rule, p, page, kind == "write", force == "FOLL_FORCE", False, keeps=FALSE)
+        _begin(mm, rule, p, page, kind == "write", force == "FOLL_FORCE", False)
 
     @operation("follow_page_pte", cite("faultin_page (tail) -> __get_user_pages retry"),
-               area="gup", p=processes, page=pages)
+               area="gup", also=("pin",), p=processes, page=pages)
     def follow_page_pte(mm: MM, p: int, page: int) -> None:
         """The GUP's fault was handled; faultin_page() returns and follow_page_pte() retries.
 
@@ -336,7 +333,7 @@ def gup_ops(era: str | GupRule) -> tuple[Operation, ...]:
         tail = rule.faultin_write_tail(foll)
         foll = Foll(*(ite(cow_broken, getattr(tail, f), getattr(foll, f))
                       for f in ("write", "FOLL_WRITE", "FOLL_FORCE", "FOLL_COW", "FOLL_PIN")))
-        _follow_and_fault(mm, rule, p, page, foll, mm.gup(p, "keeps_ref"))
+        _follow_and_fault(mm, rule, p, page, foll)
 
     @operation("madvise_dontneed", Citation(
         "madvise_dontneed_single_vma -> zap_page_range", "mm/madvise.c, mm/memory.c", "3.19-6.2",
@@ -377,20 +374,18 @@ def gup_ops(era: str | GupRule) -> tuple[Operation, ...]:
 
         ops.append(uffd_continue)
 
-    @operation("get_user_pages", cite("get_user_pages / pin_user_pages (vmsplice, io_uring, "
-                                      "RDMA, O_DIRECT)"),
-               area="pin", p=processes, page=pages, kind=choices("read", "write"),
-               ref=choices("FOLL_GET", "FOLL_PIN"))
-    def get_user_pages(mm: MM, p: int, page: int, kind: str, ref: str) -> None:
-        """A driver or syscall takes a reference to a page of ``p`` that outlives the call.
+    @operation("pin_user_pages", cite("pin_user_pages (io_uring, RDMA, O_DIRECT, vfio)"),
+               area="pin", p=processes, page=pages, kind=choices("read", "write"))
+    def pin_user_pages(mm: MM, p: int, page: int, kind: str) -> None:
+        """A driver or syscall pins a page of ``p`` for DMA (FOLL_PIN, no FOLL_FORCE).
 
-        FOLL_GET (get_user_pages, vmsplice) or FOLL_PIN (pin_user_pages, 5.6+; before it the
-        long-term users took FOLL_GET, and no rule modelled tells them apart before 5.8); no
-        FOLL_FORCE.  When the follow completes, the GUP holds the anonymous page until
-        unpin_user_page() (a reference on the zero page or a page-cache page is not kept:
-        84209e87c696's R/O pins of those are not modelled).
+        When the follow completes, the pin holds the anonymous page until unpin_user_page().
+        Before 5.6 (eddb1c228f79) the long-term users took FOLL_GET, which no rule modelled
+        tells apart before 5.8.  A pin of the zero page or of a page-cache page is not kept
+        (84209e87c696's unsharing of those, 6.0, is not modelled), nor are long-held FOLL_GET
+        references (vmsplice), which from 5.8 differ from pins (no unshare, no copy at fork).
         """
-        _begin(mm, rule, p, page, kind == "write", False, ref == "FOLL_PIN", keeps=TRUE)
+        _begin(mm, rule, p, page, kind == "write", False, True)
 
     @operation("unpin_user_page", Citation("unpin_user_page / put_page", "mm/gup.c", "5.6-6.2",
                                            confidence="I"),
@@ -404,4 +399,4 @@ def gup_ops(era: str | GupRule) -> tuple[Operation, ...]:
         mm.set_gup(p, "page", 0)
         mm.free_unmapped_pages()
 
-    return (*ops, get_user_pages, unpin_user_page)
+    return (*ops, pin_user_pages, unpin_user_page)

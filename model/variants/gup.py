@@ -40,9 +40,16 @@ MISSED_COW = (
 )
 
 FORK_AFTER_PIN = (
-    "A pin taken before fork is not the parent's page for long: fork shares the pinned page, "
-    "and the parent's next write copies it (page_mapcount 2), leaving the pin on a page the "
-    "parent no longer maps (copy at fork from 70e806e4e645, 5.9)."
+    "17839856fd58 breaks COW for a GUP after fork, but a page pinned before fork is still "
+    "shared with the child; once the parent unmaps it, reuse_swap_page() lets the child write "
+    "in place the page the parent's pin holds (fork copies pinned pages from 70e806e4e645, 5.9)."
+)
+
+COW_AFTER_PIN = (
+    "A pin of a page fork shares (a R/O pin follows the read-only PTE; a pin taken before fork "
+    "is shared with the child) does not stop the pinning process's next write fault from "
+    "copying the page (page_mapcount 2): its PTE leaves the pinned page (70e806e4e645, 5.9, "
+    "copies pinned pages at fork; R/O pins are reliable only with 5.19's unshare)."
 )
 
 WRONG_COW = (
@@ -51,3 +58,37 @@ WRONG_COW = (
     "leaves the pinned page (fixed by PageAnonExclusive and the R/O-pin unshare, 6c287605fd56 "
     "and a7f226604170, 5.19)."
 )
+
+#: Shortest counterexamples the engine found, recorded on the instance where a run without
+#: --areas checks each property (see on_instance).
+DIRTY_COW_ZERO_PAGE = on_instance(
+    "mmap access do_anonymous_page access_remote_vm do_wp_page madvise_dontneed follow_page_pte "
+    "do_anonymous_page follow_page_pte")
+CVE_2022_2590_TRACE = on_instance(
+    "mmap access do_fault access_remote_vm do_wp_page madvise_dontneed uffd_continue "
+    "follow_page_pte")
+PROT_NONE_HINT_TRACE = on_instance(
+    "mmap access_remote_vm do_anonymous_page follow_page_pte do_numa_page")
+MISSED_COW_TRACE = on_instance(
+    "mmap pin_user_pages do_anonymous_page follow_page_pte fork access munmap do_wp_page",
+    pins=True)
+COW_AFTER_PIN_TRACE = on_instance(
+    "mmap access do_anonymous_page fork pin_user_pages access do_wp_page", pins=True)
+
+
+def before_4_9(prot_none_bug: bool) -> tuple[dict[str, str], dict[str, TraceShape]]:
+    """The gup and pin expectations of the eras before 19be0eaffa3a (with the PROT_NONE hinting
+    fault of 4.0-rc1 .. 38e088546522 where ``prot_none_bug``)."""
+    violated = {"gup-write-lands-in-private-copy": DIRTY_COW, "pin-isolation": MISSED_COW,
+                "pin-coherence": COW_AFTER_PIN}
+    traces = {"gup-write-lands-in-private-copy": DIRTY_COW_ZERO_PAGE,
+              "pin-isolation": MISSED_COW_TRACE, "pin-coherence": COW_AFTER_PIN_TRACE}
+    if prot_none_bug:
+        violated["numa-fault-only-in-accessible-vma"] = PROT_NONE_HINT
+        traces["numa-fault-only-in-accessible-vma"] = PROT_NONE_HINT_TRACE
+    return violated, traces
+
+
+#: The pin expectations of 4.9 .. 5.7 (the missed COW and the COW after a pin).
+PINS_BEFORE_5_8 = ({"pin-isolation": MISSED_COW, "pin-coherence": COW_AFTER_PIN},
+                   {"pin-isolation": MISSED_COW_TRACE, "pin-coherence": COW_AFTER_PIN_TRACE})

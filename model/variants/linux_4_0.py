@@ -1,7 +1,10 @@
 """Linux 4.0: the hinted PTE keeps _PAGE_RW and the restore puts it back."""
 
 from numacheck.model.variant import Variant, trace_shape
+from numacheck.model.variants.gup import before_4_9
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
+
+_VIOLATED, _TRACES = before_4_9(prot_none_bug=True)
 
 VARIANT = Variant(
     name="linux-4.0",
@@ -19,6 +22,7 @@ VARIANT = Variant(
     operations=era_ops(scan="4.0", fault="4.0", mprotect_rule="4.0", reuse="reuse_swap_page",
                           gup="3.19"),
     expect_violated={
+        **_VIOLATED,
         "numa-grouping-matches-write": "VM_WRITE is a property of the VMA, not of the page: "
                                        "after fork the PTE is read-only (COW) but the VMA is "
                                        "still writable, so the fault is grouped.",
@@ -28,6 +32,7 @@ VARIANT = Variant(
     # found on the default instance, one kernel function per step; every run compares the length
     # and the set of functions of its own with it (checker/shapes.py).
     expect_trace={
+        **_TRACES,
         "numa-grouping-matches-write": trace_shape(
             "mmap access do_anonymous_page fork access change_prot_numa "
             "do_numa_page"),

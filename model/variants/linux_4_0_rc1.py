@@ -1,6 +1,7 @@
 """Linux 4.0-rc1: NUMA hints become PROT_NONE and the restore loses the write bit."""
 
 from numacheck.model.variant import Variant, trace_shape
+from numacheck.model.variants.gup import before_4_9
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
 
 _LOST = (
@@ -8,6 +9,8 @@ _LOST = (
     "private mapping, so a page that was writable before the scan comes back read-only "
     "(4d9424669946); found by Linus reading the code, fixed by b191f9b106ea in 4.0."
 )
+
+_VIOLATED, _TRACES = before_4_9(prot_none_bug=True)
 
 VARIANT = Variant(
     name="linux-4.0-rc1",
@@ -25,6 +28,7 @@ VARIANT = Variant(
     operations=era_ops(scan="4.0-rc1", fault="4.0-rc1", mprotect_rule="4.0", reuse="reuse_swap_page",
                           gup="3.19"),
     expect_violated={
+        **_VIOLATED,
         "numa-restore-keeps-write": _LOST,
         "numa-migrate-keeps-write": "The PTE is restored read-only before the migration, so "
                                     "the migration entry is read-only and so is the new PTE.",
@@ -36,6 +40,7 @@ VARIANT = Variant(
     # found on the default instance, one kernel function per step; every run compares the length
     # and the set of functions of its own with it (checker/shapes.py).
     expect_trace={
+        **_TRACES,
         "numa-restore-keeps-write": trace_shape(
             "mmap access do_anonymous_page change_prot_numa access do_numa_page"),
         "numa-migrate-keeps-write": trace_shape(

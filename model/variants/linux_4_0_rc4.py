@@ -1,7 +1,10 @@
 """Linux 4.0-rc4: grouping switched to the dirty bit; the write bit is still lost."""
 
 from numacheck.model.variant import Variant, trace_shape
+from numacheck.model.variants.gup import before_4_9
 from numacheck.model.variants.common import era_ops, not_modelled
+
+_VIOLATED, _TRACES = before_4_9(prot_none_bug=True)
 
 VARIANT = Variant(
     name="linux-4.0-rc4",
@@ -19,6 +22,7 @@ VARIANT = Variant(
     operations=era_ops(scan="4.0-rc1", fault="4.0-rc4", mprotect_rule="4.0", reuse="reuse_swap_page",
                           gup="3.19"),
     expect_violated={
+        **_VIOLATED,
         "numa-restore-keeps-write": "Unchanged from rc1: the restore takes _PAGE_RW from "
                                     "vm_page_prot, read-only in a private mapping.",
         "numa-migrate-keeps-write": "The page is migrated through the read-only restored PTE.",
@@ -32,6 +36,7 @@ VARIANT = Variant(
     # found on the default instance, one kernel function per step; every run compares the length
     # and the set of functions of its own with it (checker/shapes.py).
     expect_trace={
+        **_TRACES,
         "numa-restore-keeps-write": trace_shape(
             "mmap access do_anonymous_page change_prot_numa access do_numa_page"),
         "numa-migrate-keeps-write": trace_shape(

@@ -1,6 +1,7 @@
 """Linux 4.16: the NUMA scan stops hinting copy-on-write pages that another process maps."""
 
 from numacheck.model.variant import Variant
+from numacheck.model.variants.gup import PINS_BEFORE_5_8
 from numacheck.model.variants.common import era_ops, not_modelled
 
 VARIANT = Variant(
@@ -18,6 +19,8 @@ VARIANT = Variant(
     ),
     operations=era_ops(scan="4.16", fault="4.9", mprotect_rule="4.0", reuse="reuse_swap_page",
                           gup="4.9"),
+    expect_violated=PINS_BEFORE_5_8[0],
+    expect_trace=PINS_BEFORE_5_8[1],
     not_modelled=not_modelled(
         "5.9 changes do_wp_page() to reuse only on page_count() == 1 (09854ba94c6a), which is "
         "the same rule here (no extra page references); 5.7's uffd-wp bit in _PAGE_CHG_MASK "

@@ -1,6 +1,7 @@
 """Linux 4.9: grouping decided on the restored PTE's write bit again."""
 
 from numacheck.model.variant import Variant
+from numacheck.model.variants.gup import PINS_BEFORE_5_8
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
 
 VARIANT = Variant(
@@ -18,5 +19,7 @@ VARIANT = Variant(
     ),
     operations=era_ops(scan="4.0", fault="4.9", mprotect_rule="4.0", reuse="reuse_swap_page",
                           gup="4.9"),
+    expect_violated=PINS_BEFORE_5_8[0],
+    expect_trace=PINS_BEFORE_5_8[1],
     not_modelled=NOT_MODELLED,
 )

@@ -2,6 +2,7 @@
 
 from numacheck.model.ops.vma import mbind
 from numacheck.model.variant import Variant
+from numacheck.model.variants.gup import COW_AFTER_PIN_TRACE, WRONG_COW
 from numacheck.model.variants.common import era_ops, not_modelled
 
 VARIANT = Variant(
@@ -23,6 +24,8 @@ VARIANT = Variant(
     ),
     operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="4.0", reuse="page_count",
                          uffd="5.7", gup="5.13"), mbind),
+    expect_violated={"pin-coherence": WRONG_COW},
+    expect_trace={"pin-coherence": COW_AFTER_PIN_TRACE},
     not_modelled=not_modelled(
         "mbind(MPOL_F_NUMA_BALANCING) gives shmem a MOF policy only from 5.15 (6d2aec9e123b); "
         "the variant allows it in 5.13-5.14 too (a shmem PTE of a shared writable VMA is "

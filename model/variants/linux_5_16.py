@@ -1,7 +1,7 @@
 """Linux 5.16: UFFDIO_CONTINUE maps page-cache pages dirty (CVE-2022-2590's ingredient)."""
 
 from numacheck.model.ops.gup import gup_ops
-from numacheck.model.variants.gup import CVE_2022_2590
+from numacheck.model.variants.gup import CVE_2022_2590, CVE_2022_2590_TRACE
 from numacheck.model.variants.linux_5_13 import VARIANT as LINUX_5_13
 
 VARIANT = LINUX_5_13.derive(
@@ -18,6 +18,7 @@ VARIANT = LINUX_5_13.derive(
         "5535be309971 in 6.0).  Everything else is 5.13's."
     ),
     expect_violated={**LINUX_5_13.expect_violated, "gup-write-lands-in-private-copy": CVE_2022_2590},
+    expect_trace={**LINUX_5_13.expect_trace, "gup-write-lands-in-private-copy": CVE_2022_2590_TRACE},
     not_modelled=LINUX_5_13.not_modelled,
     source="",
 )

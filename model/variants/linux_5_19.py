@@ -3,6 +3,7 @@
 from numacheck.model.ops.vma import mbind
 from numacheck.model.variant import Variant
 from numacheck.model.variants.common import era_ops, not_modelled
+from numacheck.model.variants.gup import CVE_2022_2590, CVE_2022_2590_TRACE
 from numacheck.model.variants.tracking import (
     SOFT_DIRTY_BY_UFFD_UNREGISTER,
     SOFT_DIRTY_UFFD_WP_RANGE,
@@ -30,8 +31,10 @@ VARIANT = Variant(
     expect_violated={
         "uffd-wp-implies-read-only": UFFD_WP_SHMEM,
         "soft-dirty-needs-fault": SOFT_DIRTY_UFFD_WP_RANGE,
+        "gup-write-lands-in-private-copy": CVE_2022_2590,
     },
     expect_trace={
+        "gup-write-lands-in-private-copy": CVE_2022_2590_TRACE,
         "uffd-wp-implies-read-only": UFFD_WP_BY_MPROTECT,
         "soft-dirty-needs-fault": SOFT_DIRTY_BY_UFFD_UNREGISTER,
     },

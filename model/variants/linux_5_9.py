@@ -3,6 +3,7 @@
 from numacheck.model.ops.fault import do_wp_page
 from numacheck.model.ops.fork import fork_copying_pinned
 from numacheck.model.ops.gup import gup_ops
+from numacheck.model.variants.gup import COW_AFTER_PIN_TRACE, WRONG_COW
 from numacheck.model.variants.linux_4_16 import VARIANT as LINUX_4_16
 
 VARIANT = LINUX_4_16.derive(
@@ -20,6 +21,8 @@ VARIANT = LINUX_4_16.derive(
         "pinned pages during fork() for ptes\") gives the child of fork its own copy of a "
         "pinned page.  Scan and hinting fault are 4.16's."
     ),
+    expect_violated={"pin-coherence": WRONG_COW},
+    expect_trace={"pin-coherence": COW_AFTER_PIN_TRACE},
     not_modelled=LINUX_4_16.not_modelled,
     source="",
 )

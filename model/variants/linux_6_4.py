@@ -11,7 +11,7 @@ _WRITE_LOSS = ("Deliberate (6a56ccbcf6c6), as in 6.2: writable = false once the 
 
 VARIANT = Variant(
     name="linux-6.4",
-    versions="6.4 .. 6.4",
+    versions="6.4 .. 6.10",
     commits=("3c811f7883c4",),
     summary=(
         "The 6.4-rc1 MM pull reverts 96a9c287e25d (3c811f7883c4, David Hildenbrand, 'mm/migrate: revert "
@@ -34,7 +34,10 @@ VARIANT = Variant(
     },
     not_modelled=not_modelled(
         "Large folios (6.10 hints mTHPs and restores every PTE of the folio at once); 6.10.4+ "
-        "stable kernels carry 6.11's isolation under the PT lock (linux-6.11)."),
+        "stable kernels carry 6.11's isolation under the PT lock (linux-6.11).  6.5-6.10 have "
+        "d74943a2f3cd's FOLL_HONOR_NUMA_FAULT (a FOLL_FORCE GUP takes the NUMA hinting fault "
+        "instead of following the hinted PTE; GUP_RULES['6.5'], used by linux-6.11); the variant "
+        "keeps 6.4's rule, which no verdict depends on (both refuse or fault, neither writes)."),
     # The shortest counterexamples are those recorded for linux-6.2 (checked against the engine
     # on every run, checker/shapes.py): the migration path this era keeps from 6.2.
     expect_trace={p: LINUX_6_2.expect_trace[p]
