@@ -13,7 +13,7 @@ import pytest
 from numacheck.checker.engines.explicit import explore
 from numacheck.checker.outcome import Limits, Outcome
 from numacheck.checker.run import Check, run_check
-from numacheck.model.instance import AREA_INSTANCE, AREAS, Instance, schema
+from numacheck.model.instance import AREA_INSTANCE, AREAS, PIN_INSTANCE, Instance, area_instance, schema
 from numacheck.model.ops.numa import MIGRATED_FROM_HINT, NUMA_FAULT_RULES, do_numa_page
 from numacheck.model.ops.vma import mprotect
 from numacheck.model.symmetry import process_fields
@@ -224,12 +224,24 @@ def test_soft_dirty_lost_by_uffd_wp_range_until_931298e103c2(era: str, verdict: 
                          "uffd_unregister"]
 
 
-@pytest.mark.parametrize("era", list(BUILTIN))
-def test_every_era_meets_its_area_expectations_on_the_area_instance(era: str) -> None:
-    props = tuple(p for p in covered_by(AREA_INSTANCE, BUILTIN[era].areas) if p.area != "numa")
-    results = run_check(Check(BUILTIN[era], props, "explicit", AREA_INSTANCE, Limits()))
+def _area_check(era: str, inst: Instance) -> None:
+    props = tuple(p for p in covered_by(inst, BUILTIN[era].areas)
+                  if p.area != "numa" and area_instance(p.area) == inst)
+    results = run_check(Check(BUILTIN[era], props, "explicit", inst, Limits()))
     assert [r.property for r in results if not r.as_expected] == []
     assert all(any(n.startswith("areas covered: numa") for n in r.notes) for r in results)
+
+
+@pytest.mark.parametrize("era", list(BUILTIN))
+def test_every_era_meets_its_area_expectations_on_the_area_instance(era: str) -> None:
+    _area_check(era, AREA_INSTANCE)
+
+
+@pytest.mark.verify
+@pytest.mark.parametrize("era", list(BUILTIN))
+def test_every_era_meets_its_pin_expectations_on_the_pin_instance(era: str) -> None:
+    """Two processes: 1-3 s an era (the default run checks the pin bugs in tests/test_gup.py)."""
+    _area_check(era, PIN_INSTANCE)
 
 
 def test_symmetry_over_processes_keeps_the_area_verdicts_and_shortest_lengths() -> None:
@@ -258,7 +270,7 @@ def test_an_area_trace_replays_on_its_areas(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "needle"), [
-    (("--areas", "uffd,gup"), "unknown area 'gup'"),
+    (("--areas", "uffd,cow"), "unknown area 'cow'"),
     (("--areas", "uffd"), "must include numa"),
     (("--areas", "numa", "-p", "soft-dirty-needs-fault"), "needs area softdirty"),
 ])
