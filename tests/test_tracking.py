@@ -36,12 +36,14 @@ REGISTER = "uffd_register_wp(p=0)"
 PROTECT = "uffd_writeprotect(p=0, page=0, mode=on)"
 UNPROTECT = "uffd_writeprotect(p=0, page=0, mode=off)"
 UFFD_OPS = ("uffd_register_wp", "uffd_unregister", "uffd_writeprotect", "handle_userfault")
+#: The areas these tests are about (the GUP areas have tests/test_gup.py).
+TRACKING = frozenset({"numa", "softdirty", "uffd"})
 
 
 @cache
 def system(era: str, processes: int = 2) -> TransitionSystem:
-    """A built-in era with every area, on ``processes`` x 1 page, 2 nodes."""
-    return build(BUILTIN[era], Instance(processes, 1, 2, areas=frozenset(AREAS)))
+    """A built-in era with the uffd and softdirty areas, on ``processes`` x 1 page, 2 nodes."""
+    return build(BUILTIN[era], Instance(processes, 1, 2, areas=TRACKING))
 
 
 def shortest(variant: Variant, prop: str) -> tuple[str, list[str]]:
@@ -247,7 +249,7 @@ def test_every_era_meets_its_pin_expectations_on_the_pin_instance(era: str) -> N
 def test_symmetry_over_processes_keeps_the_area_verdicts_and_shortest_lengths() -> None:
     """The per-process area fields are in the process slots (model/symmetry.py): the reduced
     search and the plain one agree on every verdict and every counterexample length."""
-    inst = Instance(2, 1, 1, areas=frozenset(AREAS))
+    inst = Instance(2, 1, 1, areas=TRACKING)
     ts = build(BUILTIN["linux-6.0"], inst)
     obligations = [p.instantiate(ts, inst) for p in covered_by(inst)]
     reduced, plain = explore(ts, obligations), explore(ts, obligations, Limits(symmetry=False))
