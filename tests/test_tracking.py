@@ -286,4 +286,4 @@ def test_a_result_says_which_areas_it_covered() -> None:
                           "-p", "uffd-wp-implies-read-only", "--format", "json")
     (result,) = json.loads(out)["results"]  # linux-4.9 has no uffd-wp: not checked there
     assert code == 0 and result["areas"] == ["numa"]
-    assert "areas covered: numa (not covered: softdirty)" in result["notes"]
+    assert "areas covered: numa (not covered: gup, pin, softdirty)" in result["notes"]

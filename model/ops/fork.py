@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from numacheck.model.expr import FALSE, any_
 from numacheck.model.instance import task_name
@@ -80,7 +81,7 @@ def fork_op(copies_pinned: bool) -> Operation:
             child_pte = pte_mkold(pte_select(parent.VM_SHARED, pte_mkclean(protected), protected))
             mm.set_pte_at(child, i, pte_select(shared, pte_clear_uffd_wp(child_pte), PTE_NONE))
             if copies_pinned:
-                mm.branch(pinned, lambda sub, i=i: _copy_present_page(sub, child, i, parent))
+                mm.branch(pinned, partial(_copy_present_page, child=child, i=i, vma=parent))
             mm.set_shadow_write(p, i, mm.shadow_write(p, i) & ~(shared & cow))
             mm.set_shadow_write(child, i, FALSE)
 

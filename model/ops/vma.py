@@ -7,9 +7,8 @@ from dataclasses import replace
 
 from numacheck.model.diagnose import lookup
 from numacheck.model.expr import FALSE, TRUE, Expr
-from numacheck.model.instance import SHMEM_MOF
+from numacheck.model.instance import SHMEM_MOF, Instance
 from numacheck.model.mm import MM, Vma, vm_page_prot
-from numacheck.model.instance import Instance
 from numacheck.model.operation import Operation, choices, operation, processes
 from numacheck.model.pte import (
     PAGE_CHG_MASK,

@@ -1,8 +1,8 @@
 """Linux 4.0: the hinted PTE keeps _PAGE_RW and the restore puts it back."""
 
 from numacheck.model.variant import Variant, trace_shape
-from numacheck.model.variants.gup import before_4_9
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
+from numacheck.model.variants.gup import before_4_9
 
 _VIOLATED, _TRACES = before_4_9(prot_none_bug=True)
 

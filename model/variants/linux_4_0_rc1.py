@@ -1,8 +1,8 @@
 """Linux 4.0-rc1: NUMA hints become PROT_NONE and the restore loses the write bit."""
 
 from numacheck.model.variant import Variant, trace_shape
-from numacheck.model.variants.gup import before_4_9
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
+from numacheck.model.variants.gup import before_4_9
 
 _LOST = (
     "do_numa_page() rebuilds the PTE from vma->vm_page_prot, which has no _PAGE_RW in a "

@@ -1,8 +1,8 @@
 """Linux 4.0-rc4: grouping switched to the dirty bit; the write bit is still lost."""
 
 from numacheck.model.variant import Variant, trace_shape
-from numacheck.model.variants.gup import before_4_9
 from numacheck.model.variants.common import era_ops, not_modelled
+from numacheck.model.variants.gup import before_4_9
 
 _VIOLATED, _TRACES = before_4_9(prot_none_bug=True)
 

@@ -1,8 +1,8 @@
 """Linux 4.16: the NUMA scan stops hinting copy-on-write pages that another process maps."""
 
 from numacheck.model.variant import Variant
-from numacheck.model.variants.gup import PINS_BEFORE_5_8
 from numacheck.model.variants.common import era_ops, not_modelled
+from numacheck.model.variants.gup import PINS_BEFORE_5_8
 
 VARIANT = Variant(
     name="linux-4.16",

@@ -1,8 +1,8 @@
 """Linux 4.9: grouping decided on the restored PTE's write bit again."""
 
 from numacheck.model.variant import Variant
-from numacheck.model.variants.gup import PINS_BEFORE_5_8
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
+from numacheck.model.variants.gup import PINS_BEFORE_5_8
 
 VARIANT = Variant(
     name="linux-4.9",

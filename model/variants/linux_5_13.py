@@ -2,8 +2,8 @@
 
 from numacheck.model.ops.vma import mbind
 from numacheck.model.variant import Variant
-from numacheck.model.variants.gup import COW_AFTER_PIN_TRACE, WRONG_COW
 from numacheck.model.variants.common import era_ops, not_modelled
+from numacheck.model.variants.gup import COW_AFTER_PIN_TRACE, WRONG_COW
 
 VARIANT = Variant(
     name="linux-5.13",
