@@ -90,7 +90,8 @@ def _skip_4_0(mm: MM, pte: Pte, vma: Vma) -> Expr:
 def _skip_shared_cow(mm: MM, pte: Pte, vma: Vma) -> Expr:
     # 859d4adc3415: "Also skip shared copy-on-write pages": is_cow_mapping(vma->vm_flags) &&
     # page_mapcount(page) != 1; later page_count (80d47f5de5e3) and folio_maybe_mapped_shared,
-    # all equal here (no pins, no large folios: refcount = mapcount).
+    # equal here but for pins (pin area), which the model's skip ignores: a pinned exclusive
+    # page may be hinted here, where 6.1+ would skip it (extra behaviours only).
     return is_cow_mapping(vma) & mm.page_mapcount(pte.pfn).ne(1)
 
 

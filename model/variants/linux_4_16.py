@@ -22,7 +22,7 @@ VARIANT = Variant(
     expect_violated=PINS_BEFORE_5_8[0],
     expect_trace=PINS_BEFORE_5_8[1],
     not_modelled=not_modelled(
-        "5.9 changes do_wp_page() to reuse only on page_count() == 1 (09854ba94c6a), which is "
-        "the same rule here (no extra page references); 5.7's uffd-wp bit in _PAGE_CHG_MASK "
-        "has no effect without userfaultfd."),
+        "FOLL_PIN (pin_user_pages) exists only from 5.6; before it the pins stand for the "
+        "long-term FOLL_GET users, which no rule of this era tells apart.  5.7's uffd-wp bit in "
+        "_PAGE_CHG_MASK has no effect without userfaultfd."),
 )

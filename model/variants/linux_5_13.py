@@ -18,9 +18,10 @@ VARIANT = Variant(
         "migration restores with was_writable; TNF_NO_GROUP is !was_writable.  So a migrated "
         "private page comes back writable, unlike 6.2: the write loss after a migration comes "
         "from 6a56ccbcf6c6 alone, not from the reordering.  Reuse on a write fault follows "
-        "page_count() == 1 (09854ba94c6a, 5.9); shmem can be scanned after mbind().  Expected: "
-        "every property holds, as in 4.9, since the write bit the scan saw is what the restore, "
-        "the migration entry and TNF_NO_GROUP all use."
+        "page_count() == 1 (09854ba94c6a, 5.9), so a R/O pin is copied away from (the wrong COW); "
+        "shmem can be scanned after mbind(); UFFDIO_CONTINUE maps page-cache pages clean.  "
+        "Expected: every NUMA property holds, as in 4.9, since the write bit the scan saw is what "
+        "the restore, the migration entry and TNF_NO_GROUP all use."
     ),
     operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="4.0", reuse="page_count",
                          uffd="5.7", gup="5.13"), mbind),

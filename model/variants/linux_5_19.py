@@ -15,7 +15,7 @@ from numacheck.model.variants.tracking import (
 VARIANT = Variant(
     name="linux-5.19",
     versions="5.19 .. 5.19",
-    commits=("b1f9e876862d",),
+    commits=("b1f9e876862d", "6c287605fd56", "a7f226604170"),
     summary=(
         "b1f9e876862d (\"mm/uffd: enable write protection for shmem & hugetlbfs\") lets "
         "UFFDIO_REGISTER_MODE_WP cover shmem.  Registering does not touch vm_page_prot, and "
@@ -24,7 +24,9 @@ VARIANT = Variant(
         "(the NUMA hinting restore, mprotect, migration) makes a uffd-wp PTE writable with "
         "_PAGE_UFFD_WP still set.  uffd_wp_range() unprotects with vm_get_page_prot(), ignoring "
         "soft-dirty's writenotify (until 931298e103c2).  NUMA balancing is 5.13's; reuse follows "
-        "PageAnonExclusive (6c287605fd56, equal to page_count() == 1 here)."
+        "PageAnonExclusive (6c287605fd56), and a R/O pin of a page that is not exclusive unshares "
+        "it first (a7f226604170), which ends the R/O-pin wrong COW; CVE-2022-2590 is still there "
+        "(FOLL_COW until 5535be309971, 6.0)."
     ),
     operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="4.0", reuse="PageAnonExclusive",
                          uffd="5.19", gup="5.19"), mbind),
