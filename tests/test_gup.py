@@ -314,6 +314,16 @@ def test_wrong_cow_from_09854ba94c6a_until_5_19() -> None:
     assert shortest(BUILTIN["linux-5.19"], "pin-coherence")[0] == "holds"
 
 
+@pytest.mark.parametrize("era", ["linux-4.0", "linux-4.8", "linux-5.16", "linux-6.11"])
+def test_the_safety_properties_hold_with_every_area(era: str) -> None:
+    """GUP writes, pins, MADV_DONTNEED and UFFDIO_CONTINUE never leave a PTE writable where
+    write-requires-exclusive or write-requires-vm-write forbid it (1 process, every area)."""
+    props = tuple(PROPERTIES[n] for n in ("write-requires-exclusive", "write-requires-vm-write",
+                                          "protnone-never-accessed"))
+    results = run_check(Check(BUILTIN[era], props, "explicit", AREA_INSTANCE, Limits()))
+    assert [(r.property, r.verdict) for r in results] == [(p.name, "holds") for p in props]
+
+
 def test_every_result_of_the_default_run_names_its_areas() -> None:
     code, out, _ = invoke("verify", "-v", "linux-5.16", "-p", "pin-coherence",
                           "-p", "gup-write-lands-in-private-copy", "--format", "json")

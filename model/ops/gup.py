@@ -319,7 +319,9 @@ def gup_ops(era: str | GupRule) -> tuple[Operation, ...]:
         """
         _begin(mm, rule, p, page, kind == "write", force == "FOLL_FORCE", False)
 
-    @operation("follow_page_pte", cite("faultin_page (tail) -> __get_user_pages retry"),
+    @operation("follow_page_pte", replace(rule.citation, function="faultin_page (tail: the era's "
+                                          "FOLL_WRITE/FOLL_COW game) -> __get_user_pages retry: "
+                                          "follow_page_pte, can_follow_write_pte"),
                area="gup", also=("pin",), p=processes, page=pages)
     def follow_page_pte(mm: MM, p: int, page: int) -> None:
         """The GUP's fault was handled; faultin_page() returns and follow_page_pte() retries.
