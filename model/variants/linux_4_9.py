@@ -11,8 +11,8 @@ VARIANT = Variant(
     summary=(
         "19be0eaffa3a (4.9-rc2, CVE-2016-5195) ends Dirty COW: faultin_page() sets FOLL_COW "
         "instead of dropping FOLL_WRITE, and a FOLL_FORCE write follows a read-only PTE only "
-        "while it is dirty.  d59dc7bcfa64 returns TNF_NO_GROUP to !pte_write() of the restored PTE, which now "
-        "carries the preserved write bit, so grouping follows the real write permission.  The "
+        "while it is dirty.  d59dc7bcfa64 returns TNF_NO_GROUP to !pte_write() of the "
+        "restored PTE, which now carries the preserved write bit, so grouping follows the real write permission.  The "
         "scan and restore are those of 4.0 (4.11 routes the saved bit through "
         "pte_mk_savedwrite(), which is _PAGE_RW on x86).  The commit id's title is "
         "unconfirmed; the 4.9 code is quoted in docs/kernel-sources.md.  4.10's single-threaded "
