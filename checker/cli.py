@@ -39,7 +39,7 @@ from numacheck.checker.traces.itf import load as itf_load
 from numacheck.checker.traces.replay_itf import replay_itf
 from numacheck.conform.command import conform
 from numacheck.model.expr import ModelError
-from numacheck.model.instance import AREA_INSTANCE, AREAS, DEFAULT_AREAS, Instance
+from numacheck.model.instance import AREAS, DEFAULT_AREAS, Instance, area_instance
 from numacheck.model.system import Citation
 from numacheck.model.variant import Variant, build
 from numacheck.model.variants import BUILTIN as VARIANTS
@@ -89,8 +89,8 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
 @click.option("--nodes", type=int, default=Instance.nodes, show_default=True, help="NUMA nodes.")
 @click.option("--areas", default=None, metavar="AREA,...",
               help=f"Kernel areas to cover, comma-separated, from {','.join(AREAS)} (default: numa on "
-                   "the given sizes, then the other areas' properties on 1 process x 1 page, 2 nodes "
-                   "with every area).")
+                   "the given sizes, then the other areas' properties with every area on, 1 process "
+                   "x 1 page, 2 nodes; the pin area's with numa,pin on 2 processes x 1 page, 1 node).")
 @click.option("--depth", type=int, default=DEFAULT_DEPTH, show_default=True,
               help="Unrolling depth of the bmc and kind engines (and PDR's BMC lane).")
 @click.option("--max-states", type=int, default=DEFAULT_MAX_STATES, show_default=True,
@@ -188,7 +188,8 @@ def _passes(inst: Instance, props: Sequence[Property], explicit: bool,
 
     With --areas: one pass on ``inst``; a property of an area it lacks is an error when named,
     left out otherwise.  Without: the numa properties on ``inst``, then the other areas'
-    properties on AREA_INSTANCE (every area on).
+    properties on their small all-areas instance (instance.area_instance: AREA_INSTANCE, and
+    PIN_INSTANCE for the pin area).
     """
     if explicit:
         missing = [p for p in props if p.area not in inst.areas]
@@ -197,8 +198,11 @@ def _passes(inst: Instance, props: Sequence[Property], explicit: bool,
                                     f"add it to --areas (e.g. --areas numa,{missing[0].area})")
         return [(inst, tuple(p for p in props if p.area in inst.areas))]
     base = tuple(p for p in props if p.area in inst.areas)
-    extra = tuple(p for p in props if p.area not in inst.areas)
-    return [(i, ps) for i, ps in ((inst, base), (AREA_INSTANCE, extra)) if ps]
+    passes = [(inst, base)] if base else []
+    for extra in dict.fromkeys(area_instance(p.area) for p in props if p.area not in inst.areas):
+        passes.append((extra, tuple(p for p in props
+                                    if p.area not in inst.areas and area_instance(p.area) == extra)))
+    return passes
 
 
 def _baseline(path: str | None) -> Baseline | None:

@@ -19,13 +19,22 @@ MAX_PROCESSES = 4
 MAX_PAGES = 4
 MAX_NODES = 4
 
-FAULT_KINDS = ("none", "read", "write")
+#: The access a pending fault is for; ``unshare`` is FAULT_FLAG_UNSHARE (5.19+, raised only by a
+#: GUP that R/O-pins a possibly shared anonymous page: do_wp_page() without a write).
+FAULT_KINDS = ("none", "read", "write", "unshare")
 
 #: Kernel areas an instance may cover.  ``numa`` is the base model (VMAs, faults, COW, fork,
 #: NUMA balancing); ``softdirty`` adds the soft-dirty bits and clear_refs, ``uffd`` the
-#: userfaultfd write-protect bits and ioctls.  An area's fields and operations exist only on an
-#: instance that covers it, so a run without it has exactly the base model's states.
-AREAS = ("numa", "softdirty", "uffd")
+#: userfaultfd write-protect bits and ioctls; ``gup`` the kernel's accesses to another task's
+#: memory through get_user_pages() (access_remote_vm: /proc/PID/mem, ptrace, FOLL_FORCE), the
+#: shmem file mapped MAP_PRIVATE, MADV_DONTNEED and UFFDIO_CONTINUE; ``pin`` pin_user_pages()
+#: references that outlive the call (FOLL_PIN) and the COW rules that must respect them.  Both
+#: GUP areas share the GUP's per-process state and its retry (follow_page_pte).  An area's fields
+#: and operations exist only on an instance that covers it, so a run without it has exactly the
+#: base model's states.
+AREAS = ("numa", "softdirty", "uffd", "gup", "pin")
+#: The areas that run get_user_pages() (and so have the per-process GUP fields).
+GUP_AREAS = frozenset({"gup", "pin"})
 DEFAULT_AREAS = frozenset({"numa"})
 
 #: PTE bits the model keeps, with the name x86 gives them (arch/x86/include/asm/pgtable_types.h).
@@ -44,7 +53,17 @@ VMA_FLAGS = ("mapped", "VM_READ", "VM_WRITE", "VM_SHARED")
 
 #: PTE bits and VMA flags of the optional areas, by area (x86 names as above).
 AREA_PTE_BITS = {"softdirty": {"soft_dirty": "_PAGE_SOFT_DIRTY"}, "uffd": {"uffd_wp": "_PAGE_UFFD_WP"}}
-AREA_VMA_FLAGS = {"softdirty": ("VM_SOFTDIRTY",), "uffd": ("VM_UFFD_WP",)}
+#: ``vm_file``: the VMA maps the shmem file (shared, or MAP_PRIVATE in the gup area); without
+#: the gup area only shared mappings do, and the flag reads as VM_SHARED.
+AREA_VMA_FLAGS = {"softdirty": ("VM_SOFTDIRTY",), "uffd": ("VM_UFFD_WP",), "gup": ("vm_file",)}
+
+#: Where a GUP of a process stands: none; faultin (follow_page_pte() found no usable page and
+#: faultin_page()'s fault is pending); retry (the fault was handled, follow_page_pte() is next);
+#: pinned (pin area: the GUP returned and keeps its reference until unpin_user_page()).
+GUP_STATES = ("none", "faultin", "retry", "pinned")
+#: The per-process GUP fields (gup area): the caller's access, the page, gup_flags, and the
+#: VM_FAULT_WRITE that handle_mm_fault() returned to faultin_page() on the last fault.
+GUP_FIELDS = ("write", "FOLL_WRITE", "FOLL_FORCE", "FOLL_COW", "VM_FAULT_WRITE")
 
 
 def _all_areas_instance() -> Instance:
@@ -82,8 +101,9 @@ class Instance:
 
     @property
     def anon_frames(self) -> int:
-        """Anonymous frames: one per (process, page), so a COW copy always finds a free frame."""
-        return self.processes * self.pages
+        """Anonymous frames: one per (process, page), so a COW copy always finds a free frame,
+        and with pins one more per process, for the page its pin keeps after it is unmapped."""
+        return self.processes * self.pages + (self.processes if "pin" in self.areas else 0)
 
     @property
     def frames(self) -> int:
@@ -107,6 +127,11 @@ class Instance:
     def sizes(self) -> dict[str, int]:
         """The sizes by option name (``processes``, ``pages``, ``nodes``)."""
         return {"processes": self.processes, "pages": self.pages, "nodes": self.nodes}
+
+    @property
+    def has_gup(self) -> bool:
+        """Whether get_user_pages() runs here (the gup or the pin area)."""
+        return bool(self.areas & GUP_AREAS)
 
     def area_names(self) -> tuple[str, ...]:
         """The areas covered, in the order of AREAS."""
@@ -134,6 +159,15 @@ class Instance:
 #: Where a run without --areas checks the properties of the areas beyond numa: every area on,
 #: the smallest instance with two nodes (a few seconds for every era).
 AREA_INSTANCE = _all_areas_instance()
+#: Where a run without --areas checks the pin area's properties: two processes (a pin and the
+#: fork that shares its page need one each), one page, one node, and only the pin area beside
+#: numa: with every area on, two processes have millions of states.
+PIN_INSTANCE = Instance(processes=2, pages=1, nodes=1, areas=frozenset({"numa", "pin"}))
+
+
+def area_instance(area: str) -> Instance:
+    """The small all-areas instance on which a run without --areas checks ``area``'s properties."""
+    return PIN_INSTANCE if area == "pin" else AREA_INSTANCE
 
 
 def pte_name(p: int, i: int, bit: str) -> str:
@@ -153,6 +187,12 @@ def task_name(p: int, what: str) -> str:
     return f"p{p}.task.{what}"
 
 
+def gup_name(p: int, what: str) -> str:
+    """Field name of the GUP of process ``p``: ``state``, ``page``, ``pin_pfn``, ``FOLL_PIN`` or
+    one of GUP_FIELDS (``p0.gup.FOLL_FORCE``)."""
+    return f"p{p}.gup.{what}"
+
+
 def frame_name(frame: str, what: str) -> str:
     """Field name of a frame's ``PageAnonExclusive``, ``page_to_nid`` or ``in_page_cache``."""
     return f"{frame}.{what}"
@@ -166,6 +206,22 @@ def _place(name: str) -> dict[str, str]:
     """Group and label of a field, read off its name: ``p0.pte[0]`` and ``_PAGE_RW``."""
     group, label = name.rsplit(".", 1)
     return {"group": group, "label": label}
+
+
+def _gup_fields(inst: Instance, p: int) -> list[Field]:
+    state, page = gup_name(p, "state"), gup_name(p, "page")
+    out = [enum_field(state, GUP_STATES, **_place(state),
+                      doc="Where the GUP of this process stands (mm/gup.c __get_user_pages())."),
+           int_field(page, 0, inst.pages - 1, **_place(page))]
+    out += [bool_field(gup_name(p, f), **_place(gup_name(p, f))) for f in GUP_FIELDS]
+    if "pin" in inst.areas:
+        pin, pfn = gup_name(p, "FOLL_PIN"), gup_name(p, "pin_pfn")
+        out.append(bool_field(pin, **_place(pin), doc="The GUP is pin_user_pages() (FOLL_PIN): it "
+                              "keeps its reference after the call, unlike access_remote_vm's "
+                              "FOLL_GET, dropped after the copy."))
+        out.append(enum_field(pfn, inst.frame_names(), **_place(pfn),
+                              doc="The page the pin holds (zero_page while not pinned)."))
+    return out
 
 
 def schema(inst: Instance) -> Schema:
@@ -185,6 +241,8 @@ def schema(inst: Instance) -> Schema:
         fields.append(enum_field(fault, FAULT_KINDS, **_place(fault),
                                  doc="The access that trapped and awaits its fault handler."))
         fields.append(int_field(page, 0, inst.pages - 1, **_place(page)))
+        if inst.has_gup:
+            fields.extend(_gup_fields(inst, p))
         for i in range(inst.pages):
             for bit in inst.pte_bits():
                 fields.append(bool_field(pte_name(p, i, bit), **_place(pte_name(p, i, bit))))

@@ -15,8 +15,10 @@ from numacheck.model.builder import Step
 from numacheck.model.expr import FALSE, TRUE, Expr, any_, count, ite, lift, select
 from numacheck.model.instance import (
     FAULT_KINDS,
+    GUP_STATES,
     Instance,
     frame_name,
+    gup_name,
     pte_name,
     task_name,
     vma_name,
@@ -46,6 +48,17 @@ class Vma:
     VM_SHARED: Expr
     VM_SOFTDIRTY: Expr = TRUE
     VM_UFFD_WP: Expr = FALSE
+    #: vma->vm_file is the shmem file: shared mappings, and MAP_PRIVATE ones (gup area).
+    vm_file: Expr = FALSE
+
+
+def vma_is_anonymous(vma: Vma) -> Expr:
+    """vma_is_anonymous(): no file behind the VMA (the model's private anonymous mappings)."""
+    return ~vma.vm_file
+
+
+#: The boolean GUP fields (the others are numbers or enums).
+GUP_BOOLS = ("write", "FOLL_WRITE", "FOLL_FORCE", "FOLL_COW", "VM_FAULT_WRITE", "FOLL_PIN")
 
 
 def vma_soft_dirty_enabled(vma: Vma) -> Expr:
@@ -163,8 +176,11 @@ class MM:
 
     # VMAs and tasks -------------------------------------------------------------------------
     def vma(self, p: int) -> Vma:
-        """The VMA of process ``p`` (flags of areas the instance lacks keep their constants)."""
-        return Vma(**{flag: self.step.read(vma_name(p, flag)) for flag in self.inst.vma_flags()})
+        """The VMA of process ``p`` (flags of areas the instance lacks keep their constants;
+        without the gup area only shared mappings map the shmem file)."""
+        flags = {flag: self.step.read(vma_name(p, flag)) for flag in self.inst.vma_flags()}
+        flags.setdefault("vm_file", flags["VM_SHARED"])
+        return Vma(**flags)
 
     def set_vma(self, p: int, vma: Vma) -> None:
         """Replace the VMA of process ``p``."""
@@ -187,6 +203,10 @@ class MM:
             return fault.ne(FAULT_KINDS.index("none")) & on_page
         return fault.eq(FAULT_KINDS.index(kind)) & on_page
 
+    def fault_is_unshare(self, p: int) -> Expr:
+        """FAULT_FLAG_UNSHARE of the pending fault of ``p`` (a GUP's R/O pin, 5.19+)."""
+        return self.step.read(task_name(p, "fault")).eq(FAULT_KINDS.index("unshare"))
+
     def fault_is_write(self, p: int) -> Expr:
         """FAULT_FLAG_WRITE of the pending fault of ``p``."""
         return self.step.read(task_name(p, "fault")).eq(FAULT_KINDS.index("write"))
@@ -197,9 +217,57 @@ class MM:
         self.step.write(task_name(p, "fault_page"), page)
 
     def fault_done(self, p: int) -> None:
-        """The pending fault of ``p`` has been handled; the task will retry the access."""
+        """The pending fault of ``p`` has been handled; the task will retry the access (a GUP:
+        faultin_page() returns and __get_user_pages() retries follow_page_pte())."""
         self.step.write(task_name(p, "fault"), FAULT_KINDS.index("none"))
         self.step.write(task_name(p, "fault_page"), 0)
+        if self.inst.has_gup:
+            retry = lift(GUP_STATES.index("retry"))
+            self.set_gup(p, "state", ite(self.gup_state(p, "faultin"), retry, self.gup(p, "state")))
+
+    # GUP (gup and pin areas) ------------------------------------------------------------------
+    def gup(self, p: int, what: str) -> Expr:
+        """A GUP field of process ``p`` (instance.GUP_FIELDS, ``state``, ``page``, ``FOLL_PIN``,
+        ``pin_pfn``); without the area a GUP never starts: state none, flags clear."""
+        name = gup_name(p, what)
+        if name in self.step.schema:
+            return self.step.read(name)
+        return FALSE if what in GUP_BOOLS else lift(0)
+
+    def set_gup(self, p: int, what: str, value: Expr | bool | int) -> None:
+        """Assign a GUP field of process ``p`` (the instance must have it)."""
+        self.step.write(gup_name(p, what), value)
+
+    def gup_state(self, p: int, state: str) -> Expr:
+        """Whether the GUP of ``p`` stands at ``state`` (instance.GUP_STATES)."""
+        return self.gup(p, "state").eq(GUP_STATES.index(state))
+
+    def gup_faulting(self, p: int) -> Expr:
+        """The pending fault of ``p`` is its GUP's (faultin_page -> handle_mm_fault): it has no
+        access check of its own, check_vma_flags() admitted the GUP."""
+        return self.gup_state(p, "faultin")
+
+    def mmap_write_lock(self, p: int) -> None:
+        """mmap_write_lock(p's mm): wait for the readers.  __get_user_pages() runs under
+        mmap_read_lock from its first follow to its return, so an operation that changes VMAs
+        (mmap, munmap, mprotect, fork, mbind, clear_refs, uffd (un)register) cannot run while a
+        GUP of ``p`` is between follow and retry; faults, madvise(MADV_DONTNEED) and
+        UFFDIO_CONTINUE take the read lock and can."""
+        self.step.require(~self.gup_state(p, "faultin") & ~self.gup_state(p, "retry"))
+
+    def gup_pins(self, pfn: Expr) -> list[Expr]:
+        """For each process, whether it holds a pin (FOLL_PIN) on frame ``pfn`` (pin area)."""
+        return [self.gup_state(p, "pinned") & self.gup(p, "pin_pfn").eq(pfn)
+                for p in range(self.inst.processes)]
+
+    def page_count(self, pfn: Expr) -> Expr:
+        """page_count(): the mappings plus the pins held (access_remote_vm's FOLL_GET reference
+        lasts only within its step; the model has no swap cache, LRU or pagevec references)."""
+        return self.page_mapcount(pfn) + count(self.gup_pins(pfn))
+
+    def page_maybe_dma_pinned(self, pfn: Expr) -> Expr:
+        """page_maybe_dma_pinned() (5.7+): some FOLL_PIN reference is held on the frame."""
+        return any_(self.gup_pins(pfn))
 
     # PTEs -------------------------------------------------------------------------------------
     def _pte_fields(self) -> tuple[str, ...]:
@@ -291,7 +359,7 @@ class MM:
         frame per PTE a free frame always exists when a fault needs one; ``found`` is still
         returned so callers can model VM_FAULT_OOM rather than silently block.
         """
-        free = [self.page_mapcount(lift(self.inst.anon_frame(k))).eq(0)
+        free = [self.page_count(lift(self.inst.anon_frame(k))).eq(0)
                 for k in range(self.inst.anon_frames)]
         pfn: Expr = lift(0)
         for k in range(self.inst.anon_frames - 1, -1, -1):
@@ -301,13 +369,13 @@ class MM:
         return any_(free), pfn
 
     def free_unmapped_pages(self) -> None:
-        """Release anonymous frames no PTE maps any more (the last put_page frees the page).
+        """Release anonymous frames no PTE maps and no GUP holds (the last put_page frees it).
 
         A freed frame's flags return to their defaults, so that equal memory states are equal
         model states.
         """
         for k in range(self.inst.anon_frames):
-            unused = self.page_mapcount(lift(self.inst.anon_frame(k))).eq(0)
+            unused = self.page_count(lift(self.inst.anon_frame(k))).eq(0)
             for attr, reset in (("PageAnonExclusive", FALSE), ("page_to_nid", lift(0))):
                 name = frame_name(f"anon{k}", attr)
                 self.step.write(name, ite(unused, reset, self.step.read(name)))

@@ -53,6 +53,13 @@ class Operation:
     where: Callable[..., bool] | None = None
     #: The kernel area it belongs to (instance.AREAS): an instance without it has no such actions.
     area: str = "numa"
+    #: Other areas that need it too (the GUP retry serves the gup and the pin area).
+    also: tuple[str, ...] = ()
+
+    @property
+    def areas(self) -> frozenset[str]:
+        """The areas any of which brings this operation into an instance."""
+        return frozenset((self.area, *self.also))
 
     @property
     def doc(self) -> str:
@@ -69,7 +76,7 @@ class Operation:
 
     def instantiate(self, inst: Instance) -> Iterator[Action]:
         """One action per parameter assignment (none when the instance lacks the area)."""
-        if self.area not in inst.areas:
+        if not self.areas & inst.areas:
             return
         sch = schema(inst)
         for binding in self.bindings(inst):
@@ -93,12 +100,14 @@ def operation(
     citation: Citation,
     where: Callable[..., bool] | None = None,
     area: str = "numa",
+    also: tuple[str, ...] = (),
     **params: Domain,
 ) -> Callable[[Callable[..., None]], Operation]:
-    """Decorator: turn a body ``f(mm, **params)`` into an :class:`Operation` of ``area``."""
+    """Decorator: turn a body ``f(mm, **params)`` into an :class:`Operation` of ``area`` (and of
+    the areas in ``also``)."""
 
     def wrap(body: Callable[..., None]) -> Operation:
         return Operation(name=name, body=body, citation=citation, params=params, where=where,
-                         area=area)
+                         area=area, also=also)
 
     return wrap

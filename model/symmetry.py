@@ -5,11 +5,12 @@ the same body and every property quantifies over all of them; the engine proves 
 (``checker/engines/symmetry.py``), so a variant that singles out one process is caught.
 
 Anonymous frames are interchangeable up to allocation.  Operations reach a frame only through a
-PTE's pfn (equality with the frame's index) and the frame's own fields (``select`` by pfn), except
-``alloc_page_vma``, which takes the lowest free frame.  That choice does not matter when all free
-frames look alike: every anonymous frame that no PTE names is blank (freed frames are reset by
-``free_unmapped_pages``), and no non-present PTE names an anonymous frame (a free frame is one no
-present PTE maps).  Those two facts are the precondition the engine checks on every state.  The
+PTE's pfn or a GUP's pinned page (equality with the frame's index) and the frame's own fields
+(``select`` by pfn), except ``alloc_page_vma``, which takes the lowest free frame.  That choice
+does not matter when all free frames look alike: every anonymous frame that no PTE and no pin
+names is blank (freed frames are reset by ``free_unmapped_pages``), and no non-present PTE and
+no GUP without a held reference names an anonymous frame (a free frame is one nothing maps or
+holds).  Those two facts are the precondition the engine checks on every state.  The
 model vouches for this only when every operation of the variant is one of the built-in eras'
 operations (the same objects); a variant file's own operation, or an era factory given a rule of
 the user's, could name a frame directly, so such a variant is explored without the frame
@@ -25,9 +26,10 @@ leaves those at 0, which the precondition checks.  Vouched under the same condit
 Page offsets are interchangeable too: every operation that acts on one page is instantiated for
 every page with the same body, the others (mmap, mprotect, fork, clear_refs) treat all pages
 alike, and every property quantifies over all of them.  Exchanging two offsets exchanges them
-in every process at once, with the shmem page at that offset (its fields, and the pfn naming it)
-and a pending fault's page; a task with no pending fault has its fault page reset to 0, which
-the precondition checks.  Vouched under the same condition as frames.
+in every process at once, with the shmem page at that offset (its fields, and the pfns of PTEs
+and pins naming it), a pending fault's page and a GUP's page; a task with no pending fault, or
+no GUP under way, has that page reset to 0, which the precondition checks.  Vouched under the
+same condition as frames.
 """
 
 from __future__ import annotations
@@ -36,7 +38,15 @@ from collections.abc import Sequence
 
 from numacheck.model.builder import Step
 from numacheck.model.expr import Expr, all_, any_, lift
-from numacheck.model.instance import FAULT_KINDS, Instance, frame_name, pte_name, task_name
+from numacheck.model.instance import (
+    FAULT_KINDS,
+    GUP_STATES,
+    Instance,
+    frame_name,
+    gup_name,
+    pte_name,
+    task_name,
+)
 from numacheck.model.mm import MM
 from numacheck.model.operation import Operation
 from numacheck.model.pte import pte_present
@@ -67,9 +77,28 @@ def frame_fields(schema: Schema, frame: str) -> tuple[str, ...]:
     return tuple(f.name for f in schema.fields if f.name.startswith(f"{frame}."))
 
 
+def frame_references(inst: Instance, schema: Schema) -> tuple[str, ...]:
+    """The fields that name a frame: every PTE's pfn and (pin area) every GUP's pinned page."""
+    ptes = tuple(pte_name(p, i, "pfn") for p in range(inst.processes) for i in range(inst.pages))
+    pins = tuple(gup_name(p, "pin_pfn") for p in range(inst.processes))
+    return ptes + tuple(name for name in pins if name in schema)
+
+
+def _held(mm: MM, inst: Instance, schema: Schema) -> list[tuple[Expr, Expr]]:
+    """Per process with a pin field, (whether its GUP holds a pin, the page it holds)."""
+    return [(mm.gup_state(p, "pinned"), mm.gup(p, "pin_pfn")) for p in range(inst.processes)
+            if gup_name(p, "pin_pfn") in schema]
+
+
+def _gup_busy(mm: MM, p: int) -> Expr:
+    """Whether a GUP of ``p`` is under way or holds a pin (its page means something)."""
+    return mm.gup(p, "state").ne(GUP_STATES.index("none"))
+
+
 def free_frames_blank(inst: Instance, schema: Schema) -> Expr:
-    """Every anonymous frame no PTE names is blank, no non-present PTE names one, a shmem page
-    not in the page cache is on node 0, and a task with no pending fault has fault page 0."""
+    """Every anonymous frame no PTE and no held pin names is blank, no non-present PTE and no GUP
+    without a held reference names one, a shmem page not in the page cache is on node 0, and a
+    task with no pending fault (no GUP under way) has fault page (GUP page) 0."""
     mm = MM(inst, Step(schema))
     ptes = [mm.pte(p, i) for p, i in mm.ptes()]
     conds: list[Expr] = []
@@ -79,6 +108,9 @@ def free_frames_blank(inst: Instance, schema: Schema) -> Expr:
         blank = ~mm.PageAnonExclusive(frame) & mm.page_to_nid(frame).eq(0)
         conds.append(named | blank)
     conds += [pte_present(pte) | ~mm.PageAnon(pte.pfn) for pte in ptes]
+    conds += [pinned | ~mm.PageAnon(pfn) for pinned, pfn in _held(mm, inst, schema)]
+    conds += [_gup_busy(mm, p) | mm.gup(p, "page").eq(0)
+              for p in range(inst.processes) if gup_name(p, "page") in schema]
     conds += [mm.shmem_cached(i) | mm.page_to_nid(lift(inst.shmem_frame(i))).eq(0)
               for i in range(inst.pages)]
     conds += [_fault_pending(mm, p) | mm.step.read(task_name(p, "fault_page")).eq(0)
@@ -92,9 +124,10 @@ def _fault_pending(mm: MM, p: int) -> Expr:
 
 
 def _anon_named(inst: Instance, schema: Schema, k: int) -> Expr:
-    """Whether some PTE names anonymous frame ``k`` (it is allocated)."""
+    """Whether some PTE or held pin names anonymous frame ``k`` (it is allocated)."""
     mm = MM(inst, Step(schema))
-    return any_(mm.pte(p, i).pfn.eq(inst.anon_frame(k)) for p, i in mm.ptes())
+    return any_([*(mm.pte(p, i).pfn.eq(inst.anon_frame(k)) for p, i in mm.ptes()),
+                 *(pinned & pfn.eq(inst.anon_frame(k)) for pinned, pfn in _held(mm, inst, schema))])
 
 
 def interchangeable(inst: Instance, schema: Schema,
@@ -105,8 +138,7 @@ def interchangeable(inst: Instance, schema: Schema,
         out.append(Interchangeable(
             "anonymous frames",
             tuple(frame_fields(schema, f"anon{k}") for k in range(inst.anon_frames)),
-            references=tuple(pte_name(p, i, "pfn") for p in range(inst.processes)
-                             for i in range(inst.pages)),
+            references=frame_references(inst, schema),
             values=tuple(inst.anon_frame(k) for k in range(inst.anon_frames)),
             vouched=True,
             precondition=free_frames_blank(inst, schema),
@@ -127,21 +159,31 @@ def interchangeable(inst: Instance, schema: Schema,
                   *(MM(inst, Step(schema)).shmem_cached(i) for i in range(inst.pages)),
                   *(_anon_named(inst, schema, k) for k in range(inst.anon_frames))),
         ))
-        out.append(Interchangeable(
-            "pages",
-            tuple((*(name for p in range(inst.processes) for name in page_fields(schema, p, i)),
-                   *frame_fields(schema, f"shmem{i}")) for i in range(inst.pages)),
-            references=(*(task_name(p, "fault_page") for p in range(inst.processes)),
-                        *(pte_name(p, i, "pfn") for p in range(inst.processes) for i in range(inst.pages))),
-            values=tuple(range(inst.pages)),
-            values_by_reference=(*(tuple(range(inst.pages)) for _ in range(inst.processes)),
-                                 *(tuple(inst.shmem_frame(i) for i in range(inst.pages))
-                                   for _ in range(inst.processes * inst.pages))),
-            vouched=True,
-            precondition=free_frames_blank(inst, schema),
-            reason="every page operation is instantiated for every page alike and the others "
-                   "treat all pages alike; an idle task's fault page is reset to 0",
-            live=(*(_fault_pending(MM(inst, Step(schema)), p) for p in range(inst.processes)),
-                  *(None for _ in range(inst.processes * inst.pages))),
-        ))
+        out.append(_pages(inst, schema))
     return tuple(out)
+
+
+def _pages(inst: Instance, schema: Schema) -> Interchangeable:
+    """Page offsets: each offset's PTE in every process and its shmem page move together; the
+    fields naming an offset are a pending fault's page and a GUP's page (by offset), and the
+    pfns of PTEs and pins (by the shmem frame)."""
+    mm = MM(inst, Step(schema))
+    offsets, shmem = tuple(range(inst.pages)), tuple(inst.shmem_frame(i) for i in range(inst.pages))
+    by_offset: list[tuple[str, Expr]] = [(task_name(p, "fault_page"), _fault_pending(mm, p))
+                                         for p in range(inst.processes)]
+    by_offset += [(gup_name(p, "page"), _gup_busy(mm, p)) for p in range(inst.processes)
+                  if gup_name(p, "page") in schema]
+    by_frame = list(frame_references(inst, schema))
+    return Interchangeable(
+        "pages",
+        tuple((*(name for p in range(inst.processes) for name in page_fields(schema, p, i)),
+               *frame_fields(schema, f"shmem{i}")) for i in range(inst.pages)),
+        references=(*(name for name, _ in by_offset), *by_frame),
+        values=offsets,
+        values_by_reference=(*(offsets for _ in by_offset), *(shmem for _ in by_frame)),
+        vouched=True,
+        precondition=free_frames_blank(inst, schema),
+        reason="every page operation is instantiated for every page alike and the others treat "
+               "all pages alike; an idle task's fault page and GUP page are reset to 0",
+        live=(*(live for _, live in by_offset), *(None for _ in by_frame)),
+    )

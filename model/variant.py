@@ -92,7 +92,7 @@ class Variant:
     @property
     def areas(self) -> frozenset[str]:
         """The kernel areas this variant models: those of its operations (see instance.AREAS)."""
-        return frozenset(op.area for op in self.operations)
+        return frozenset(a for op in self.operations for a in op.areas)
 
     def operation(self, name: str) -> Operation:
         """The operation called ``name``."""

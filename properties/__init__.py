@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from numacheck.model.expr import ModelError
 from numacheck.model.instance import Instance
-from numacheck.properties import numa, safety, tracking
+from numacheck.properties import gup, numa, safety, tracking
 from numacheck.properties.base import Property
 
 BUILTIN: dict[str, Property] = {
-    p.name: p for p in (*numa.PROPERTIES, *safety.PROPERTIES, *tracking.PROPERTIES)}
+    p.name: p for p in (*numa.PROPERTIES, *safety.PROPERTIES, *tracking.PROPERTIES,
+                       *gup.PROPERTIES)}
 
 
 class UnknownPropertyError(ModelError):

@@ -85,7 +85,7 @@ def _without_timings(text: str) -> str:
 def test_jobs_do_not_change_results_or_output(engine: str, fmt: str,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["verify", "--processes", "1", "-v", "linux-4.0-rc1", "-v", "linux-4.0", "-v", "linux-6.2",
-            "-e", engine, "--depth", "8", "--format", fmt]
+            "-e", engine, "--depth", "8", "--format", fmt, "--areas", "numa,uffd,softdirty"]
     code1, out1, _ = run([*argv, "--jobs", "1"], capsys)
     code2, out2, _ = run([*argv, "--jobs", "2"], capsys)
     assert code1 == code2

@@ -177,10 +177,11 @@ def test_new_eras_meet_their_expectations_on_one_process(era: str) -> None:
 
 @pytest.mark.parametrize(("release", "era"), [
     ("6.1", "linux-6.1"), ("6.0.19", "linux-6.0"), ("6.12", "linux-6.11"), ("6.10.3", "linux-6.4"),
-    ("v5.12", "linux-4.16"),
+    ("v5.12", "linux-5.9"),
     ("4.0-rc4", "linux-4.0-rc4"), ("4.0-rc6", "linux-4.0"), ("4.9-rc2", "linux-4.9"),
     ("3.13", "linux-3.19"), ("6.2", "linux-6.2"), ("6.3", "linux-6.3"), ("5.19", "linux-5.19"),
-    ("5.18", "linux-5.13"),
+    ("5.18", "linux-5.16"), ("5.15", "linux-5.13"), ("4.8-rc7", "linux-4.0"), ("4.8-rc8", "linux-4.8"),
+    ("4.8.17", "linux-4.8"), ("5.7", "linux-4.16"), ("5.8", "linux-5.8"),
 ])
 def test_a_release_picks_the_variant_that_covers_it(release: str, era: str) -> None:
     assert for_kernel(release, BUILTIN.values()).name == era

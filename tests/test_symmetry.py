@@ -15,7 +15,7 @@ from numacheck.checker.lowering.codegen import compile_system
 from numacheck.checker.outcome import Limits
 from numacheck.checker.traces.replay import replay, violates
 from numacheck.model.expr import FALSE
-from numacheck.model.instance import AREAS, Instance, frame_name, pte_name, task_name
+from numacheck.model.instance import AREAS, GUP_STATES, Instance, frame_name, gup_name, pte_name, task_name
 from numacheck.model.system import Interchangeable, Obligation
 from numacheck.model.variant import build
 from numacheck.model.variants import BUILTIN
@@ -117,15 +117,18 @@ def test_a_user_rule_turns_the_frame_reduction_off() -> None:
     assert out.stats.symmetry == "processes" and out.stats.concrete_states == COUNTS["linux-6.2"][2]
 
 
+PINNED = GUP_STATES.index("pinned")
 TWO_NODES = Instance(processes=1, pages=1, nodes=2, areas=frozenset(AREAS))
 
 
 def _swap_nodes(inst: Instance, values: dict[str, object]) -> dict[str, object]:
     """The state with nodes 0 and 1 exchanged wherever a node means something: every task, an
-    anonymous frame some PTE maps, a shmem page in the page cache (the model's claim, restated
-    here independently of model/symmetry.py)."""
+    anonymous frame some PTE maps or a pin holds, a shmem page in the page cache (the model's
+    claim, restated here independently of model/symmetry.py)."""
     out = dict(values)
     pfns = {values[pte_name(p, i, "pfn")] for p in range(inst.processes) for i in range(inst.pages)}
+    pfns |= {values[gup_name(p, "pin_pfn")] for p in range(inst.processes)
+             if gup_name(p, "pin_pfn") in values and values[gup_name(p, "state")] == PINNED}
     names = [task_name(p, "numa_node_id") for p in range(inst.processes)]
     names += [frame_name(f"shmem{i}", "page_to_nid") for i in range(inst.pages)
               if values[frame_name(f"shmem{i}", "in_page_cache")]]
@@ -186,8 +189,8 @@ TWO_PAGES = Instance(processes=1, pages=2, nodes=1, areas=frozenset(AREAS))
 
 def _swap_pages(inst: Instance, values: dict[str, object]) -> dict[str, object]:
     """The state with page offsets 0 and 1 exchanged: every process's PTEs 0 and 1, shmem pages
-    0 and 1 and the pfns naming them, and a pending fault's page (the model's claim, restated
-    independently of model/symmetry.py)."""
+    0 and 1 and the pfns (of PTEs and pins) naming them, and the page of a pending fault and of a
+    GUP under way (the model's claim, restated independently of model/symmetry.py)."""
     out = dict(values)
     shmem = {inst.shmem_frame(0): inst.shmem_frame(1), inst.shmem_frame(1): inst.shmem_frame(0)}
     for name, value in values.items():
@@ -195,11 +198,13 @@ def _swap_pages(inst: Instance, values: dict[str, object]) -> dict[str, object]:
             if a in name:
                 out[name.replace(a, b)] = value
     for p in range(inst.processes):
-        for i in range(inst.pages):
-            pfn = pte_name(p, i, "pfn")
+        pfns = [pte_name(p, i, "pfn") for i in range(inst.pages)]
+        for pfn in [*pfns, *([gup_name(p, "pin_pfn")] if gup_name(p, "pin_pfn") in values else [])]:
             out[pfn] = shmem.get(out[pfn], out[pfn])  # type: ignore[call-overload]
-        if values[task_name(p, "fault")]:
-            out[task_name(p, "fault_page")] = 1 - int(values[task_name(p, "fault_page")])  # type: ignore[call-overload]
+        for busy, page in ((task_name(p, "fault"), task_name(p, "fault_page")),
+                           (gup_name(p, "state"), gup_name(p, "page"))):
+            if values.get(busy):
+                out[page] = 1 - int(values[page])  # type: ignore[call-overload]
     return out
 
 
@@ -261,9 +266,9 @@ def _rename_frames(inst: Instance, values: dict[str, object]) -> dict[str, objec
         for attr in ("PageAnonExclusive", "page_to_nid"):
             out[frame_name(f"anon{inst.anon_frames - 1 - k}", attr)] = values[frame_name(f"anon{k}", attr)]
     for p in range(inst.processes):
-        for i in range(inst.pages):
-            pfn = pte_name(p, i, "pfn")
-            out[pfn] = new.get(values[pfn], values[pfn])  # type: ignore[call-overload]
+        for pfn in [pte_name(p, i, "pfn") for i in range(inst.pages)] + [gup_name(p, "pin_pfn")]:
+            if pfn in values:
+                out[pfn] = new.get(values[pfn], values[pfn])  # type: ignore[call-overload]
     return out
 
 

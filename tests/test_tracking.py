@@ -13,7 +13,7 @@ import pytest
 from numacheck.checker.engines.explicit import explore
 from numacheck.checker.outcome import Limits, Outcome
 from numacheck.checker.run import Check, run_check
-from numacheck.model.instance import AREA_INSTANCE, AREAS, Instance, schema
+from numacheck.model.instance import AREA_INSTANCE, AREAS, PIN_INSTANCE, Instance, area_instance, schema
 from numacheck.model.ops.numa import MIGRATED_FROM_HINT, NUMA_FAULT_RULES, do_numa_page
 from numacheck.model.ops.vma import mprotect
 from numacheck.model.symmetry import process_fields
@@ -36,12 +36,14 @@ REGISTER = "uffd_register_wp(p=0)"
 PROTECT = "uffd_writeprotect(p=0, page=0, mode=on)"
 UNPROTECT = "uffd_writeprotect(p=0, page=0, mode=off)"
 UFFD_OPS = ("uffd_register_wp", "uffd_unregister", "uffd_writeprotect", "handle_userfault")
+#: The areas these tests are about (the GUP areas have tests/test_gup.py).
+TRACKING = frozenset({"numa", "softdirty", "uffd"})
 
 
 @cache
 def system(era: str, processes: int = 2) -> TransitionSystem:
-    """A built-in era with every area, on ``processes`` x 1 page, 2 nodes."""
-    return build(BUILTIN[era], Instance(processes, 1, 2, areas=frozenset(AREAS)))
+    """A built-in era with the uffd and softdirty areas, on ``processes`` x 1 page, 2 nodes."""
+    return build(BUILTIN[era], Instance(processes, 1, 2, areas=TRACKING))
 
 
 def shortest(variant: Variant, prop: str) -> tuple[str, list[str]]:
@@ -224,18 +226,30 @@ def test_soft_dirty_lost_by_uffd_wp_range_until_931298e103c2(era: str, verdict: 
                          "uffd_unregister"]
 
 
-@pytest.mark.parametrize("era", list(BUILTIN))
-def test_every_era_meets_its_area_expectations_on_the_area_instance(era: str) -> None:
-    props = tuple(p for p in covered_by(AREA_INSTANCE, BUILTIN[era].areas) if p.area != "numa")
-    results = run_check(Check(BUILTIN[era], props, "explicit", AREA_INSTANCE, Limits()))
+def _area_check(era: str, inst: Instance) -> None:
+    props = tuple(p for p in covered_by(inst, BUILTIN[era].areas)
+                  if p.area != "numa" and area_instance(p.area) == inst)
+    results = run_check(Check(BUILTIN[era], props, "explicit", inst, Limits()))
     assert [r.property for r in results if not r.as_expected] == []
     assert all(any(n.startswith("areas covered: numa") for n in r.notes) for r in results)
+
+
+@pytest.mark.parametrize("era", list(BUILTIN))
+def test_every_era_meets_its_area_expectations_on_the_area_instance(era: str) -> None:
+    _area_check(era, AREA_INSTANCE)
+
+
+@pytest.mark.verify
+@pytest.mark.parametrize("era", list(BUILTIN))
+def test_every_era_meets_its_pin_expectations_on_the_pin_instance(era: str) -> None:
+    """Two processes: 1-3 s an era (the default run checks the pin bugs in tests/test_gup.py)."""
+    _area_check(era, PIN_INSTANCE)
 
 
 def test_symmetry_over_processes_keeps_the_area_verdicts_and_shortest_lengths() -> None:
     """The per-process area fields are in the process slots (model/symmetry.py): the reduced
     search and the plain one agree on every verdict and every counterexample length."""
-    inst = Instance(2, 1, 1, areas=frozenset(AREAS))
+    inst = Instance(2, 1, 1, areas=TRACKING)
     ts = build(BUILTIN["linux-6.0"], inst)
     obligations = [p.instantiate(ts, inst) for p in covered_by(inst)]
     reduced, plain = explore(ts, obligations), explore(ts, obligations, Limits(symmetry=False))
@@ -258,7 +272,7 @@ def test_an_area_trace_replays_on_its_areas(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "needle"), [
-    (("--areas", "uffd,gup"), "unknown area 'gup'"),
+    (("--areas", "uffd,cow"), "unknown area 'cow'"),
     (("--areas", "uffd"), "must include numa"),
     (("--areas", "numa", "-p", "soft-dirty-needs-fault"), "needs area softdirty"),
 ])
@@ -272,4 +286,4 @@ def test_a_result_says_which_areas_it_covered() -> None:
                           "-p", "uffd-wp-implies-read-only", "--format", "json")
     (result,) = json.loads(out)["results"]  # linux-4.9 has no uffd-wp: not checked there
     assert code == 0 and result["areas"] == ["numa"]
-    assert "areas covered: numa (not covered: softdirty)" in result["notes"]
+    assert "areas covered: numa (not covered: gup, pin, softdirty)" in result["notes"]

@@ -369,12 +369,22 @@ class _Search:
             levels.append(fresh)
         return levels
 
+    def _successors(self, states: Words) -> tuple[list[_Step], Array, Words]:
+        """Every step from ``states`` in the engine's fixed order (action, then source), with
+        each step's action and the canonical forms of all successors, computed at once."""
+        steps = self.machine.expand(states, count=False)
+        if not steps:
+            return steps, np.empty(0, dtype=np.int64), states[:0]
+        actions = np.concatenate([np.full(len(s.rows), s.action) for s in steps])
+        return steps, actions, self.canonical(np.concatenate([s.rows for s in steps]))
+
     def _predecessor(self, level: Words, target: Words) -> tuple[int, int]:
-        for step in self.machine.expand(level, count=False):
-            hits = np.flatnonzero(np.all(self.canonical(step.rows) == target, axis=1))
-            if len(hits):
-                return step.action, int(step.source[hits[0]])
-        raise AssertionError("a visited state has no predecessor on the level before it")
+        steps, actions, forms = self._successors(level)
+        hits = np.flatnonzero(np.all(forms == target, axis=1))
+        if not len(hits):
+            raise AssertionError("a visited state has no predecessor on the level before it")
+        sources = np.concatenate([s.source for s in steps])
+        return int(actions[hits[0]]), int(sources[hits[0]])
 
     def _concrete(self, start: Words, chain: list[tuple[int, Words]], mask: int) -> Path:
         """The path of stored states ``start``, ``chain`` as concrete states: without symmetry
@@ -394,12 +404,10 @@ class _Search:
         return path
 
     def _concrete_step(self, state: Words, target: Words, last: int) -> tuple[Words, int]:
-        candidates: list[tuple[int, Words]] = []
-        for step in self.machine.expand(state, count=False):
-            for r in range(len(step.rows)):
-                row = step.rows[r:r + 1]
-                if np.all(self.canonical(row) == target):
-                    candidates.append((step.action, row))
+        steps, actions, forms = self._successors(state)
+        rows = np.concatenate([s.rows for s in steps]) if steps else state[:0]
+        candidates = [(int(actions[i]), rows[i:i + 1])
+                      for i in np.flatnonzero(np.all(forms == target, axis=1))]
         if last:
             violating = [c for c in candidates if self._violates(state, *c, last)]
             candidates = violating or candidates

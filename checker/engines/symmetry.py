@@ -79,7 +79,8 @@ def disproof(ts: TransitionSystem, obligations: Sequence[Obligation],
     if group.references:
         return f"{group.name}: fields that name an object cannot be renamed by this proof"
     norm = _Normal()
-    perms = [tuple([1, 0, *range(2, n)]), tuple([*range(1, n), 0])] if n > 1 else []
+    # a transposition and a cycle generate every permutation (for two objects they are one)
+    perms = list(dict.fromkeys([(1, 0, *range(2, n)), (*range(1, n), 0)])) if n > 1 else []
     index: dict[tuple[object, ...], set[int]] = {}
 
     def action_key(guard: Expr, updates: Sequence[tuple[str, Expr]]) -> tuple[object, ...]:

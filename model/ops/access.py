@@ -25,6 +25,14 @@ def vma_permits(mm: MM, p: int, write: Expr) -> Expr:
     return vma.mapped & (write & vma.VM_WRITE | ~write & vma_is_accessible(vma))
 
 
+def fault_allowed(mm: MM, p: int, write: Expr) -> Expr:
+    """The pending fault of ``p`` may be handled: a user fault passed access_error()
+    (vma_permits); a GUP's fault (faultin_page -> handle_mm_fault, gup area) makes no access
+    check of its own, since check_vma_flags() admitted the GUP (FOLL_FORCE writes to a
+    read-only private VMA) and the VMA cannot change while the GUP holds mmap_lock."""
+    return vma_permits(mm, p, write) | mm.gup_faulting(p)
+
+
 def hint_or_protnone(pte: Pte) -> Expr:
     """The entry carries a NUMA/PROT_NONE marker (_PAGE_PROTNONE or _PAGE_NUMA)."""
     return pte.protnone | pte.numa
@@ -67,7 +75,7 @@ def bad_area(mm: MM, p: int, page: int) -> None:
     The task does not retry; the pending fault is dropped.
     """
     mm.step.require(mm.fault_pending(p, page))
-    mm.step.require(~vma_permits(mm, p, mm.fault_is_write(p)))
+    mm.step.require(~fault_allowed(mm, p, mm.fault_is_write(p)))
     mm.fault_done(p)
 
 
@@ -81,13 +89,14 @@ def handle_pte_fault(mm: MM, p: int, page: int) -> None:
     """The PTE already allows the faulting access (it changed since the trap): fix up A/D.
 
     This is handle_pte_fault()'s fall-through for a present PTE that needs neither
-    do_wp_page() nor do_numa_page(): mkyoung, and mkdirty for a write.
+    do_wp_page() nor do_numa_page(): mkyoung, and mkdirty for a write.  An unshare fault
+    (FAULT_FLAG_UNSHARE) on a read-only PTE goes to do_wp_page() instead.
     """
     write = mm.fault_is_write(p)
     pte = mm.pte(p, page)
     mm.step.require(mm.fault_pending(p, page))
-    mm.step.require(vma_permits(mm, p, write))
-    mm.step.require(pte.present & (~write | pte.write))
+    mm.step.require(fault_allowed(mm, p, write))
+    mm.step.require(pte.present & (~(write | mm.fault_is_unshare(p)) | pte.write))
     young = pte_mkyoung(pte)
     mm.set_pte_at(p, page, young.with_(dirty=young.dirty | write,  # pte_mkdirty on a write
                                        soft_dirty=young.soft_dirty | write))

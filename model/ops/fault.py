@@ -6,9 +6,15 @@ from collections.abc import Callable
 
 from numacheck.model.diagnose import lookup
 from numacheck.model.expr import Expr
-from numacheck.model.mm import MM, maybe_mkwrite, userfaultfd_pte_wp, vm_page_prot
+from numacheck.model.mm import (
+    MM,
+    maybe_mkwrite,
+    userfaultfd_pte_wp,
+    vm_page_prot,
+    vma_is_anonymous,
+)
 from numacheck.model.operation import Operation, operation, pages, processes
-from numacheck.model.ops.access import vma_permits
+from numacheck.model.ops.access import fault_allowed
 from numacheck.model.pte import (
     mk_pte,
     pte_mkdirty,
@@ -21,13 +27,13 @@ from numacheck.model.pte import (
 from numacheck.model.system import Citation
 
 
-def _first_touch(mm: MM, p: int, page: int, shared: bool) -> Expr:
+def _first_touch(mm: MM, p: int, page: int, file: bool) -> Expr:
     """Guard shared by the two first-touch handlers; returns FAULT_FLAG_WRITE."""
     write = mm.fault_is_write(p)
     vma = mm.vma(p)
     mm.step.require(mm.fault_pending(p, page))
-    mm.step.require(vma_permits(mm, p, write))
-    mm.step.require(vma.VM_SHARED if shared else ~vma.VM_SHARED)
+    mm.step.require(fault_allowed(mm, p, write))
+    mm.step.require(vma.vm_file if file else vma_is_anonymous(vma))
     mm.step.require(pte_none(mm.pte(p, page)))
     return write
 
@@ -47,7 +53,7 @@ def do_anonymous_page(mm: MM, p: int, page: int) -> None:
     a private mapping).  A write allocates a zeroed page on the task's node, exclusive to this
     process, mapped writable and dirty.
     """
-    write = _first_touch(mm, p, page, shared=False)
+    write = _first_touch(mm, p, page, file=False)
     vma = mm.vma(p)
     prot = vm_page_prot(vma)
     zero = pte_mkspecial(mk_pte(0, prot))
@@ -66,24 +72,40 @@ def do_anonymous_page(mm: MM, p: int, page: int) -> None:
 
 @operation(
     "do_fault",
-    Citation("do_fault -> do_read_fault / do_shared_fault -> do_set_pte (finish_fault)",
-             "mm/memory.c, mm/shmem.c (shmem_fault)", "3.19-6.2", confidence="V",
+    Citation("do_fault -> do_read_fault / do_cow_fault / do_shared_fault -> do_set_pte "
+             "(finish_fault)", "mm/memory.c, mm/shmem.c (shmem_fault)", "3.19-6.2",
+             confidence="V",
              note="do_set_pte: mk_pte(page, vm_page_prot); write: maybe_mkwrite(pte_mkdirty()); "
-                  "shmem has no page_mkwrite, so do_shared_fault maps directly"),
+                  "shmem has no page_mkwrite, so do_shared_fault maps directly; a write fault "
+                  "in a private mapping is do_cow_fault (a new anonymous page, copied)"),
     p=processes, page=pages,
 )
 def do_fault(mm: MM, p: int, page: int) -> None:
-    """First touch of a page of the shared (shmem) mapping.
+    """First touch of a page of a mapping of the shmem file.
 
-    shmem_fault() finds the page in the page cache or allocates it on the task's node; the PTE
-    is built from vm_page_prot, so a shared writable mapping is writable even after a read
-    fault, and a write fault also marks it dirty.  Fault-around (map_pages) is not modelled.
+    shmem_fault() finds the page in the page cache or allocates it on the task's node.  A read
+    fault (do_read_fault) and a write fault in a shared mapping (do_shared_fault) map the
+    page-cache page from vm_page_prot, so a shared writable mapping is writable even after a
+    read fault, and a write fault also marks it dirty.  A write fault in a MAP_PRIVATE mapping
+    (gup area) is do_cow_fault: a new exclusive anonymous page on the task's node gets a copy
+    and is mapped maybe_mkwrite(pte_mkdirty()), so read-only but dirty when the VMA has no
+    VM_WRITE (a FOLL_FORCE write).  Fault-around (map_pages) is not modelled.
     """
-    write = _first_touch(mm, p, page, shared=True)
+    write = _first_touch(mm, p, page, file=True)
     vma = mm.vma(p)
+    prot = vm_page_prot(vma)
     pfn = mm.shmem_getpage(page, mm.task_node(p))
-    entry = mk_pte(pfn, vm_page_prot(vma))
-    mm.set_pte_at(p, page, pte_select(write, maybe_mkwrite(pte_mkdirty(entry), vma), entry))
+    entry = mk_pte(pfn, prot)
+
+    def do_cow_fault(sub: MM) -> None:
+        found, new = sub.alloc_anon_page(sub.task_node(p))
+        sub.step.require(found)  # one anonymous frame per PTE, as in do_anonymous_page
+        sub.set_pte_at(p, page, maybe_mkwrite(pte_mkdirty(mk_pte(new, prot)), vma))
+
+    def map_page_cache(sub: MM) -> None:
+        sub.set_pte_at(p, page, pte_select(write, maybe_mkwrite(pte_mkdirty(entry), vma), entry))
+
+    mm.branch(write & ~vma.VM_SHARED, do_cow_fault, map_page_cache)
     mm.fault_done(p)
 
 
@@ -98,18 +120,18 @@ REUSE_RULES: dict[str, tuple[ReuseRule, Citation]] = {
                       "modelled); page_move_anon_rmap when total_mapcount == 1"),
     ),
     "page_count": (
-        lambda mm, pfn: mm.page_mapcount(pfn).eq(1),
+        lambda mm, pfn: mm.page_count(pfn).eq(1),
         Citation("do_wp_page", "mm/memory.c", "5.9-5.18", ("09854ba94c6a",), confidence="I",
                  note="reuse an anonymous non-KSM page iff page_count() == 1 (under the page "
-                      "lock); the model has no extra references, so refcount == mapcount and "
-                      "the rule agrees with reuse_swap_page here"),
+                      "lock); refcount = mapcount + GUP references (pin area), so a page a GUP "
+                      "holds is copied, pinned or not: the R/O-pin wrong COW"),
     ),
     "PageAnonExclusive": (
-        lambda mm, pfn: mm.PageAnonExclusive(pfn) | mm.page_mapcount(pfn).eq(1),
+        lambda mm, pfn: mm.PageAnonExclusive(pfn) | mm.page_count(pfn).eq(1),
         Citation("do_wp_page", "mm/memory.c", "5.19-current",
                  note="PageAnonExclusive => reuse; else folio_ref_count == 1 under the folio "
-                      "lock => page_move_anon_rmap (SetPageAnonExclusive) and reuse. The model "
-                      "has no extra references, so refcount == mapcount"),
+                      "lock => page_move_anon_rmap (SetPageAnonExclusive) and reuse; refcount "
+                      "= mapcount + GUP references (pin area)"),
     ),
 }
 
@@ -127,22 +149,28 @@ def do_wp_page(rule: str | tuple[ReuseRule, Citation]) -> Operation:
         A shared writable mapping reuses the page (wp_page_shared: shmem has no page_mkwrite).
         In a private mapping an anonymous page this process may reuse is made writable in
         place (wp_page_reuse: mkyoung, mkdirty, maybe_mkwrite) and marked exclusive; the zero
-        page and shared anonymous pages are copied to a new exclusive page on the task's node
-        (wp_page_copy: mk_pte(new, vm_page_prot), maybe_mkwrite(pte_mkdirty())).
+        page, page-cache pages and shared anonymous pages are copied to a new exclusive page on
+        the task's node (wp_page_copy: mk_pte(new, vm_page_prot), maybe_mkwrite(pte_mkdirty())).
+        An unshare fault (FAULT_FLAG_UNSHARE, 5.19+, a GUP's R/O pin) takes the same decision
+        but makes nothing writable: reuse only marks the page exclusive, a copy is mapped
+        read-only.  A GUP's fault learns VM_FAULT_WRITE (reuse or copy for a write), which
+        faultin_page() acts on (model/ops/gup.py).
         """
         vma = mm.vma(p)
         pte = mm.pte(p, page)
-        mm.step.require(mm.fault_pending(p, page, "write"))
-        mm.step.require(vma_permits(mm, p, mm.fault_is_write(p)))
+        write, unshare = mm.fault_is_write(p), mm.fault_is_unshare(p)
+        mm.step.require(mm.fault_pending(p, page) & (write | unshare))
+        mm.step.require(fault_allowed(mm, p, write))
         mm.step.require(pte.present & ~pte.write)
         # 5.7+: userfaultfd_pte_wp() => handle_userfault() instead (model/ops/uffd.py)
-        mm.step.require(~userfaultfd_pte_wp(vma, pte))
+        mm.step.require(~(write & userfaultfd_pte_wp(vma, pte)))
         anon = mm.PageAnon(pte.pfn) & mm.vm_normal_page(pte)
         reuse = vma.VM_SHARED | anon & may_reuse(mm, pte.pfn)
         mm.step.output("reused", reuse)
 
         def wp_page_reuse(sub: MM) -> None:
-            sub.set_pte_at(p, page, maybe_mkwrite(pte_mkdirty(pte_mkyoung(pte)), vma))
+            reused = maybe_mkwrite(pte_mkdirty(pte_mkyoung(pte)), vma)
+            sub.set_pte_at(p, page, pte_select(unshare, pte, reused))
             sub.set_PageAnonExclusive(pte.pfn, anon | sub.PageAnonExclusive(pte.pfn))
 
         def wp_page_copy(sub: MM) -> None:
@@ -150,9 +178,12 @@ def do_wp_page(rule: str | tuple[ReuseRule, Citation]) -> Operation:
             # A page is copied only while something else maps it (or it is the zero page), so
             # a free frame exists; see do_anonymous_page.
             sub.step.require(found)
-            sub.set_pte_at(p, page, maybe_mkwrite(pte_mkdirty(mk_pte(pfn, vm_page_prot(vma))), vma))
+            entry = mk_pte(pfn, vm_page_prot(vma))
+            sub.set_pte_at(p, page, pte_select(unshare, entry, maybe_mkwrite(pte_mkdirty(entry), vma)))
 
         mm.branch(reuse, wp_page_reuse, wp_page_copy)
+        if mm.inst.has_gup:
+            mm.set_gup(p, "VM_FAULT_WRITE", mm.gup_faulting(p) & ~unshare)
         mm.fault_done(p)
 
     return body

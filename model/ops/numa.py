@@ -29,7 +29,7 @@ from numacheck.model.mm import (
     vma_wants_manual_pte_write_upgrade,
 )
 from numacheck.model.operation import Operation, choices, nodes, operation, pages, processes
-from numacheck.model.ops.access import vma_permits
+from numacheck.model.ops.access import fault_allowed
 from numacheck.model.pte import (
     PAGE_CHG_MASK,
     PAGE_NONE,
@@ -54,12 +54,12 @@ def task_numa_work_scans(mm: MM, vma: Vma) -> Expr:
     """The VMA filter of task_numa_work() (kernel/sched/fair.c, same in 3.19-6.2).
 
     vma_policy_mof(): a private anonymous VMA follows the task policy, which by default has
-    MPOL_F_MOF; a shmem VMA asks shmem_get_policy(), which has no policy (so no MOF) unless
-    the file got one through mbind.  Read-only file mappings (shmem included) and
-    inaccessible VMAs are skipped.
+    MPOL_F_MOF; a shmem VMA, shared or MAP_PRIVATE, asks shmem_get_policy() (vm_ops->
+    get_policy), which has no policy (so no MOF) unless the file got one through mbind.
+    Read-only file mappings (shmem included) and inaccessible VMAs are skipped.
     """
-    mof = ~vma.VM_SHARED | mm.step.read(SHMEM_MOF)
-    read_only_file = vma.VM_SHARED & vma.VM_READ & ~vma.VM_WRITE
+    mof = ~vma.vm_file | mm.step.read(SHMEM_MOF)
+    read_only_file = vma.vm_file & vma.VM_READ & ~vma.VM_WRITE
     return vma.mapped & mof & ~read_only_file & vma_is_accessible(vma)
 
 
@@ -90,7 +90,8 @@ def _skip_4_0(mm: MM, pte: Pte, vma: Vma) -> Expr:
 def _skip_shared_cow(mm: MM, pte: Pte, vma: Vma) -> Expr:
     # 859d4adc3415: "Also skip shared copy-on-write pages": is_cow_mapping(vma->vm_flags) &&
     # page_mapcount(page) != 1; later page_count (80d47f5de5e3) and folio_maybe_mapped_shared,
-    # all equal here (no pins, no large folios: refcount = mapcount).
+    # equal here but for pins (pin area), which the model's skip ignores: a pinned exclusive
+    # page may be hinted here, where 6.1+ would skip it (extra behaviours only).
     return is_cow_mapping(vma) & mm.page_mapcount(pte.pfn).ne(1)
 
 
@@ -362,6 +363,15 @@ class NumaFaultRule:
     rebuild: Rebuild
     outcomes: tuple[MigrationOutcome, ...]
     citation: Citation
+    #: handle_pte_fault()'s test for do_numa_page(): from 38e088546522 (4.8) pte_protnone() in
+    #: an accessible VMA (is_numa_hint); before it pte_protnone() alone, so a GUP's fault on a
+    #: PROT_NONE VMA (FOLL_FORCE, no access_error()) entered do_numa_page() and its BUG_ON.
+    dispatch: Callable[[Pte, Vma], Expr] = is_numa_hint
+
+
+def _dispatch_pte_protnone(pte: Pte, vma: Vma) -> Expr:
+    # 4.0-rc1 .. 38e088546522: `if (pte_protnone(entry)) return do_numa_page(...)`
+    return pte_protnone(pte)
 
 
 OUTCOMES_3_19 = (NO_MIGRATION, MIGRATED_AFTER_RESTORE, FAILED_UNFLAGGED)
@@ -390,6 +400,7 @@ NUMA_FAULT_RULES: dict[str, NumaFaultRule] = {
                           confidence="V",
                           note="pte_modify(pte, vm_page_prot) + pte_mkyoung: a private page "
                                "comes back read-only; !pte_write(restored) => TNF_NO_GROUP"),
+        dispatch=_dispatch_pte_protnone,
     ),
     "4.0-rc4": NumaFaultRule(
         restore=_restore_page_prot,
@@ -400,6 +411,7 @@ NUMA_FAULT_RULES: dict[str, NumaFaultRule] = {
                           confidence="V",
                           note="FIXME: !pte_dirty(pte) as an approximation of read-only; "
                                "TNF_MIGRATE_FAIL only arrives in 4.0 final (074c238177a7)"),
+        dispatch=_dispatch_pte_protnone,
     ),
     "4.0": NumaFaultRule(
         restore=_restore_was_writable,
@@ -410,6 +422,19 @@ NUMA_FAULT_RULES: dict[str, NumaFaultRule] = {
                           ("b191f9b106ea", "bea66fbd11af", "074c238177a7"), confidence="V",
                           note="was_writable restores _PAGE_RW; !(vm_flags & VM_WRITE) => "
                                "TNF_NO_GROUP; failed migration => TNF_MIGRATE_FAIL"),
+        dispatch=_dispatch_pte_protnone,
+    ),
+    "4.8": NumaFaultRule(
+        restore=_restore_was_writable,
+        no_group=lambda mm, orig, restored, vma: ~vma.VM_WRITE,
+        rebuild=_rebuild_4_0,
+        outcomes=OUTCOMES_4_0,
+        citation=Citation("do_numa_page; handle_pte_fault", "mm/memory.c", "4.8-rc8 .. 4.8",
+                          ("38e088546522",), confidence="V",
+                          note="4.0's fault; 38e088546522 (stable backport text): "
+                               "`if (pte_protnone(entry) && vma_is_accessible(vma)) return "
+                               "do_numa_page(...)` and the BUG_ON(!(vma->vm_flags & (VM_READ | "
+                               "VM_EXEC | VM_WRITE))) goes; in 4.8-rc8 per the patch mail"),
     ),
     "4.9": NumaFaultRule(
         restore=_restore_was_writable,
@@ -505,8 +530,8 @@ def do_numa_page(era: str | NumaFaultRule) -> Operation:
         vma = mm.vma(p)
         orig = mm.pte(p, page)
         mm.step.require(mm.fault_pending(p, page))
-        mm.step.require(vma_permits(mm, p, mm.fault_is_write(p)))
-        mm.step.require(is_numa_hint(orig, vma))
+        mm.step.require(fault_allowed(mm, p, mm.fault_is_write(p)))
+        mm.step.require(rule.dispatch(orig, vma))
         has_page = mm.vm_normal_page(orig)
         pfn = orig.pfn
         target = mm.task_node(p)

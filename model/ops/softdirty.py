@@ -32,6 +32,7 @@ def clear_refs(mm: MM, p: int) -> None:
     """
     vma = mm.vma(p)
     mm.step.require(vma.mapped)
+    mm.mmap_write_lock(p)  # clear_refs_write(CLEAR_REFS_SOFT_DIRTY) changes vm_flags
     mm.set_vma(p, replace(vma, VM_SOFTDIRTY=FALSE))
     for i in range(mm.inst.pages):
         pte = mm.pte(p, i)

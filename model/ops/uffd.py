@@ -110,6 +110,7 @@ def uffd_ops(era: str | UffdRule) -> tuple[Operation, ...]:
         """
         vma = mm.vma(p)
         mm.step.require(vma.mapped & ~userfaultfd_wp(vma))
+        mm.mmap_write_lock(p)
         if not rule.shmem:
             mm.step.require(~vma.VM_SHARED)
         mm.set_vma(p, replace(vma, VM_UFFD_WP=TRUE))
@@ -124,6 +125,7 @@ def uffd_ops(era: str | UffdRule) -> tuple[Operation, ...]:
         """
         vma = mm.vma(p)
         mm.step.require(vma.mapped & userfaultfd_wp(vma))
+        mm.mmap_write_lock(p)
         for i in range(mm.inst.pages):
             pte = mm.pte(p, i)
             mm.keep_pte(p, i, pte_present(pte), rule.unprotect(mm, pte, vma))

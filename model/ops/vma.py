@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from numacheck.model.diagnose import lookup
 from numacheck.model.expr import FALSE, TRUE, Expr
-from numacheck.model.instance import SHMEM_MOF
+from numacheck.model.instance import SHMEM_MOF, Instance
 from numacheck.model.mm import MM, Vma, vm_page_prot
 from numacheck.model.operation import Operation, choices, operation, processes
 from numacheck.model.pte import (
@@ -28,6 +28,12 @@ from numacheck.model.system import Citation
 PROTS = {"none": (False, False), "read": (True, False), "readwrite": (True, True)}
 
 
+def mmap_flags(inst: Instance) -> tuple[str, ...]:
+    """The mappings mmap can create: MAP_PRIVATE|MAP_ANONYMOUS, MAP_SHARED of the shmem file,
+    and with the gup area MAP_PRIVATE of the shmem file (``private_file``)."""
+    return ("private", "shared", *(("private_file",) if "gup" in inst.areas else ()))
+
+
 def _flags(prot: str) -> tuple[Expr, Expr]:
     read, write = PROTS[prot]
     return (TRUE if read else FALSE), (TRUE if write else FALSE)
@@ -38,18 +44,21 @@ def _flags(prot: str) -> tuple[Expr, Expr]:
     Citation("do_mmap -> mmap_region (+ shmem_zero_setup for MAP_SHARED|MAP_ANONYMOUS)",
              "mm/mmap.c, mm/shmem.c", "3.19-6.2",
              note="vma_set_page_prot() derives vm_page_prot; new VMAs get VM_SOFTDIRTY"),
-    p=processes, prot=choices(*PROTS), flags=choices("private", "shared"),
+    p=processes, prot=choices(*PROTS), flags=mmap_flags,
 )
 def mmap(mm: MM, p: int, prot: str, flags: str) -> None:
-    """Map the region: MAP_PRIVATE|MAP_ANONYMOUS, or MAP_SHARED of the one shmem file.
+    """Map the region: MAP_PRIVATE|MAP_ANONYMOUS, MAP_SHARED of the one shmem file, or (gup
+    area) MAP_PRIVATE of it.
 
-    Every shared mapping, in every process, maps the same shmem file, as processes sharing a
-    memfd or a fork-inherited MAP_SHARED|MAP_ANONYMOUS region do.
+    Every file mapping, in every process, maps the same shmem file, as processes sharing a
+    memfd or a fork-inherited MAP_SHARED|MAP_ANONYMOUS region do.  A MAP_PRIVATE file mapping
+    reads the page cache and copies on write (do_cow_fault, do_wp_page).
     """
     mm.step.require(~mm.vma(p).mapped)
     read, write = _flags(prot)
     mm.set_vma(p, Vma(TRUE, read, write, TRUE if flags == "shared" else FALSE,
-                      VM_SOFTDIRTY=TRUE, VM_UFFD_WP=FALSE))
+                      VM_SOFTDIRTY=TRUE, VM_UFFD_WP=FALSE,
+                      vm_file=FALSE if flags == "private" else TRUE))
 
 
 @operation(
@@ -60,8 +69,10 @@ def mmap(mm: MM, p: int, prot: str, flags: str) -> None:
     p=processes,
 )
 def munmap(mm: MM, p: int) -> None:
-    """Unmap the region (also what exit does): every PTE is zapped, unused anon pages freed."""
+    """Unmap the region (also what exit does): every PTE is zapped, unused anon pages freed
+    (a page a GUP still holds stays until it is unpinned)."""
     mm.step.require(mm.vma(p).mapped)
+    mm.mmap_write_lock(p)
     for i in range(mm.inst.pages):
         mm.set_pte_at(p, i, PTE_NONE)
     mm.set_vma(p, Vma(FALSE, FALSE, FALSE, FALSE, VM_SOFTDIRTY=FALSE, VM_UFFD_WP=FALSE))
@@ -85,6 +96,7 @@ def mbind(mm: MM, p: int) -> None:
     """
     vma = mm.vma(p)
     mm.step.require(vma.mapped & vma.VM_SHARED & ~mm.step.read(SHMEM_MOF))
+    mm.mmap_write_lock(p)
     mm.step.write(SHMEM_MOF, TRUE)
 
 
@@ -176,6 +188,7 @@ def mprotect(rule: str | tuple[MprotectRule, Citation]) -> Operation:
         old = mm.vma(p)
         read, write = _flags(prot)
         mm.step.require(old.mapped)
+        mm.mmap_write_lock(p)
         mm.step.require(old.VM_READ.ne(read) | old.VM_WRITE.ne(write))
         new = replace(old, mapped=TRUE, VM_READ=read, VM_WRITE=write)
         mm.set_vma(p, new)

@@ -16,9 +16,13 @@ from numacheck.model.variants import (
     linux_4_0,
     linux_4_0_rc1,
     linux_4_0_rc4,
+    linux_4_8,
     linux_4_9,
     linux_4_16,
+    linux_5_8,
+    linux_5_9,
     linux_5_13,
+    linux_5_16,
     linux_5_19,
     linux_6_0,
     linux_6_1,
@@ -30,8 +34,9 @@ from numacheck.model.variants import (
 
 BUILTIN: dict[str, Variant] = {
     m.VARIANT.name: replace(m.VARIANT, source=m.VARIANT.source or str(m.__file__))
-    for m in (linux_3_19, linux_4_0_rc1, linux_4_0_rc4, linux_4_0, linux_4_9, linux_4_16,
-              linux_5_13, linux_5_19, linux_6_0, linux_6_1, linux_6_2, linux_6_3, linux_6_4, linux_6_11)
+    for m in (linux_3_19, linux_4_0_rc1, linux_4_0_rc4, linux_4_0, linux_4_8, linux_4_9,
+              linux_4_16, linux_5_8, linux_5_9, linux_5_13, linux_5_16, linux_5_19, linux_6_0,
+              linux_6_1, linux_6_2, linux_6_3, linux_6_4, linux_6_11)
 }
 
 

@@ -2,12 +2,15 @@
 
 from numacheck.model.variant import Variant, trace_shape
 from numacheck.model.variants.common import NOT_MODELLED, era_ops
+from numacheck.model.variants.gup import before_4_9
 
 _LOST = (
     "do_numa_page() rebuilds the PTE from vma->vm_page_prot, which has no _PAGE_RW in a "
     "private mapping, so a page that was writable before the scan comes back read-only "
     "(4d9424669946); found by Linus reading the code, fixed by b191f9b106ea in 4.0."
 )
+
+_VIOLATED, _TRACES = before_4_9(prot_none_bug=True)
 
 VARIANT = Variant(
     name="linux-4.0-rc1",
@@ -22,8 +25,10 @@ VARIANT = Variant(
         "stops.  The scan's skips (zero page, KSM, already PROT_NONE) came with later patches "
         "of the same series, all in rc1; at commit 4d9424669946 alone the scan had none."
     ),
-    operations=era_ops(scan="4.0-rc1", fault="4.0-rc1", mprotect_rule="4.0", reuse="reuse_swap_page"),
+    operations=era_ops(scan="4.0-rc1", fault="4.0-rc1", mprotect_rule="4.0", reuse="reuse_swap_page",
+                          gup="3.19"),
     expect_violated={
+        **_VIOLATED,
         "numa-restore-keeps-write": _LOST,
         "numa-migrate-keeps-write": "The PTE is restored read-only before the migration, so "
                                     "the migration entry is read-only and so is the new PTE.",
@@ -35,6 +40,7 @@ VARIANT = Variant(
     # found on the default instance, one kernel function per step; every run compares the length
     # and the set of functions of its own with it (checker/shapes.py).
     expect_trace={
+        **_TRACES,
         "numa-restore-keeps-write": trace_shape(
             "mmap access do_anonymous_page change_prot_numa access do_numa_page"),
         "numa-migrate-keeps-write": trace_shape(

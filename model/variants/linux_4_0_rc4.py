@@ -2,6 +2,9 @@
 
 from numacheck.model.variant import Variant, trace_shape
 from numacheck.model.variants.common import era_ops, not_modelled
+from numacheck.model.variants.gup import before_4_9
+
+_VIOLATED, _TRACES = before_4_9(prot_none_bug=True)
 
 VARIANT = Variant(
     name="linux-4.0-rc4",
@@ -16,8 +19,10 @@ VARIANT = Variant(
         "read-only), and a writable page not yet written is clean (not grouped).  The fixes of "
         "4.0 were posted on 23 Mar 2015, after rc5, so rc6 and rc7 behave as linux-4.0."
     ),
-    operations=era_ops(scan="4.0-rc1", fault="4.0-rc4", mprotect_rule="4.0", reuse="reuse_swap_page"),
+    operations=era_ops(scan="4.0-rc1", fault="4.0-rc4", mprotect_rule="4.0", reuse="reuse_swap_page",
+                          gup="3.19"),
     expect_violated={
+        **_VIOLATED,
         "numa-restore-keeps-write": "Unchanged from rc1: the restore takes _PAGE_RW from "
                                     "vm_page_prot, read-only in a private mapping.",
         "numa-migrate-keeps-write": "The page is migrated through the read-only restored PTE.",
@@ -31,6 +36,7 @@ VARIANT = Variant(
     # found on the default instance, one kernel function per step; every run compares the length
     # and the set of functions of its own with it (checker/shapes.py).
     expect_trace={
+        **_TRACES,
         "numa-restore-keeps-write": trace_shape(
             "mmap access do_anonymous_page change_prot_numa access do_numa_page"),
         "numa-migrate-keeps-write": trace_shape(

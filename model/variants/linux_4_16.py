@@ -2,10 +2,11 @@
 
 from numacheck.model.variant import Variant
 from numacheck.model.variants.common import era_ops, not_modelled
+from numacheck.model.variants.gup import PINS_BEFORE_5_8
 
 VARIANT = Variant(
     name="linux-4.16",
-    versions="4.16 .. 5.12",
+    versions="4.16 .. 5.7",
     commits=("859d4adc3415",),
     summary=(
         "859d4adc3415 (\"mm: numa: do not trap faults on shared data section pages\", committed "
@@ -16,9 +17,12 @@ VARIANT = Variant(
         "present PTE, and TNF_NO_GROUP follows the restored write bit.  Expected: every property "
         "holds, as in 4.9 (the skip only removes the traces that hint a fork-shared page)."
     ),
-    operations=era_ops(scan="4.16", fault="4.9", mprotect_rule="4.0", reuse="reuse_swap_page"),
+    operations=era_ops(scan="4.16", fault="4.9", mprotect_rule="4.0", reuse="reuse_swap_page",
+                          gup="4.9"),
+    expect_violated=PINS_BEFORE_5_8[0],
+    expect_trace=PINS_BEFORE_5_8[1],
     not_modelled=not_modelled(
-        "5.9 changes do_wp_page() to reuse only on page_count() == 1 (09854ba94c6a), which is "
-        "the same rule here (no extra page references); 5.7's uffd-wp bit in _PAGE_CHG_MASK "
-        "has no effect without userfaultfd."),
+        "FOLL_PIN (pin_user_pages) exists only from 5.6; before it the pins stand for the "
+        "long-term FOLL_GET users, which no rule of this era tells apart.  5.7's uffd-wp bit in "
+        "_PAGE_CHG_MASK has no effect without userfaultfd."),
 )

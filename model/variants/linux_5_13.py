@@ -3,10 +3,11 @@
 from numacheck.model.ops.vma import mbind
 from numacheck.model.variant import Variant
 from numacheck.model.variants.common import era_ops, not_modelled
+from numacheck.model.variants.gup import COW_AFTER_PIN_TRACE, WRONG_COW
 
 VARIANT = Variant(
     name="linux-5.13",
-    versions="5.13 .. 5.18",
+    versions="5.13 .. 5.15",
     commits=("b99a342d4f11",),
     summary=(
         "b99a342d4f11 (\"NUMA balancing: reduce TLB flush via delaying mapping on hint page "
@@ -17,12 +18,15 @@ VARIANT = Variant(
         "migration restores with was_writable; TNF_NO_GROUP is !was_writable.  So a migrated "
         "private page comes back writable, unlike 6.2: the write loss after a migration comes "
         "from 6a56ccbcf6c6 alone, not from the reordering.  Reuse on a write fault follows "
-        "page_count() == 1 (09854ba94c6a, 5.9); shmem can be scanned after mbind().  Expected: "
-        "every property holds, as in 4.9, since the write bit the scan saw is what the restore, "
-        "the migration entry and TNF_NO_GROUP all use."
+        "page_count() == 1 (09854ba94c6a, 5.9), so a R/O pin is copied away from (the wrong COW); "
+        "shmem can be scanned after mbind(); UFFDIO_CONTINUE maps page-cache pages clean.  "
+        "Expected: every NUMA property holds, as in 4.9, since the write bit the scan saw is what "
+        "the restore, the migration entry and TNF_NO_GROUP all use."
     ),
     operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="4.0", reuse="page_count",
-                         uffd="5.7"), mbind),
+                         uffd="5.7", gup="5.13"), mbind),
+    expect_violated={"pin-coherence": WRONG_COW},
+    expect_trace={"pin-coherence": COW_AFTER_PIN_TRACE},
     not_modelled=not_modelled(
         "mbind(MPOL_F_NUMA_BALANCING) gives shmem a MOF policy only from 5.15 (6d2aec9e123b); "
         "the variant allows it in 5.13-5.14 too (a shmem PTE of a shared writable VMA is "

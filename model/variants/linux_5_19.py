@@ -3,6 +3,7 @@
 from numacheck.model.ops.vma import mbind
 from numacheck.model.variant import Variant
 from numacheck.model.variants.common import era_ops, not_modelled
+from numacheck.model.variants.gup import CVE_2022_2590, CVE_2022_2590_TRACE
 from numacheck.model.variants.tracking import (
     SOFT_DIRTY_BY_UFFD_UNREGISTER,
     SOFT_DIRTY_UFFD_WP_RANGE,
@@ -14,7 +15,7 @@ from numacheck.model.variants.tracking import (
 VARIANT = Variant(
     name="linux-5.19",
     versions="5.19 .. 5.19",
-    commits=("b1f9e876862d",),
+    commits=("b1f9e876862d", "6c287605fd56", "a7f226604170"),
     summary=(
         "b1f9e876862d (\"mm/uffd: enable write protection for shmem & hugetlbfs\") lets "
         "UFFDIO_REGISTER_MODE_WP cover shmem.  Registering does not touch vm_page_prot, and "
@@ -23,15 +24,19 @@ VARIANT = Variant(
         "(the NUMA hinting restore, mprotect, migration) makes a uffd-wp PTE writable with "
         "_PAGE_UFFD_WP still set.  uffd_wp_range() unprotects with vm_get_page_prot(), ignoring "
         "soft-dirty's writenotify (until 931298e103c2).  NUMA balancing is 5.13's; reuse follows "
-        "PageAnonExclusive (6c287605fd56, equal to page_count() == 1 here)."
+        "PageAnonExclusive (6c287605fd56), and a R/O pin of a page that is not exclusive unshares "
+        "it first (a7f226604170), which ends the R/O-pin wrong COW; CVE-2022-2590 is still there "
+        "(FOLL_COW until 5535be309971, 6.0)."
     ),
     operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="4.0", reuse="PageAnonExclusive",
-                         uffd="5.19"), mbind),
+                         uffd="5.19", gup="5.19"), mbind),
     expect_violated={
         "uffd-wp-implies-read-only": UFFD_WP_SHMEM,
         "soft-dirty-needs-fault": SOFT_DIRTY_UFFD_WP_RANGE,
+        "gup-write-lands-in-private-copy": CVE_2022_2590,
     },
     expect_trace={
+        "gup-write-lands-in-private-copy": CVE_2022_2590_TRACE,
         "uffd-wp-implies-read-only": UFFD_WP_BY_MPROTECT,
         "soft-dirty-needs-fault": SOFT_DIRTY_BY_UFFD_UNREGISTER,
     },

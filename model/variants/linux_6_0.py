@@ -14,7 +14,7 @@ from numacheck.model.variants.tracking import (
 VARIANT = Variant(
     name="linux-6.0",
     versions="6.0 .. 6.0",
-    commits=("64fe24a3e05e", "76aefad628aa"),
+    commits=("64fe24a3e05e", "76aefad628aa", "5535be309971"),
     summary=(
         "64fe24a3e05e (\"mm/mprotect: try avoiding write faults for exclusive anonymous pages "
         "when changing protection\") lets change_pte_range() set _PAGE_RW on a PTE of a "
@@ -23,13 +23,14 @@ VARIANT = Variant(
         "same merge window) and a PageAnonExclusive page.  So mprotect(PROT_READ) then "
         "mprotect(PROT_READ|PROT_WRITE) leaves a written exclusive page writable.  A clean one "
         "stays read-only until 6.2 (d84887739d5c).  The hinting fault is 5.13's (savedwrite, "
-        "migration from the hinted PTE), and reuse follows PageAnonExclusive (5.19).  Expected: "
-        "every property holds; the upgrade is taken only for an exclusive anonymous page in a "
+        "migration from the hinted PTE), and reuse follows PageAnonExclusive (5.19).  5535be309971 "
+        "lets a FOLL_FORCE write follow only an exclusive anonymous page (CVE-2022-2590 fixed).  "
+        "Expected: every NUMA property holds; the upgrade is taken only for an exclusive anonymous page in a "
         "VM_WRITE mapping, which is what write-requires-exclusive and write-requires-vm-write "
         "ask, and mprotect turns a hint into an ordinary entry before it upgrades."
     ),
     operations=(*era_ops(scan="4.16", fault="5.13", mprotect_rule="6.0", reuse="PageAnonExclusive",
-                         uffd="5.19"),
+                         uffd="5.19", gup="6.0"),
                 mbind),
     expect_violated={
         "uffd-wp-implies-read-only": UFFD_WP_SHMEM,

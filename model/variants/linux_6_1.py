@@ -20,10 +20,11 @@ VARIANT = replace(
         "a write fault, where 6.0 rebuilt it clean and the next write faulted.  numacheck "
         "conform found it: on Debian's 6.1 the scenario in docs/conform-findings.scn takes no "
         "write fault after mprotect(PROT_READ|PROT_WRITE), and linux-6.0 predicted one.  "
-        "Otherwise as 6.0 (savedwrite hinting fault of 5.13, PageAnonExclusive reuse)."
+        "Otherwise as 6.0 (savedwrite hinting fault of 5.13, PageAnonExclusive reuse, "
+        "5535be309971's FOLL_FORCE rule)."
     ),
     operations=(*era_ops(scan="4.16", fault="6.1", mprotect_rule="6.0", reuse="PageAnonExclusive",
-                         uffd="5.19"),
+                         uffd="5.19", gup="6.0"),
                 mbind),
     not_modelled=not_modelled(
         "6.1.13+ stable also has 96a9c287e25d's pte_wrprotect() in remove_migration_pte(), which "

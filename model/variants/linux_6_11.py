@@ -8,7 +8,7 @@ from numacheck.model.variants.linux_6_2 import VARIANT as LINUX_6_2
 VARIANT = Variant(
     name="linux-6.11",
     versions="6.11 .. current",
-    commits=("ee86814b0562", "40b760cfd445"),
+    commits=("ee86814b0562", "40b760cfd445", "d74943a2f3cd"),
     summary=(
         "ee86814b0562 (\"mm/migrate: move NUMA hinting fault folio isolation + checks under "
         "PTL\") calls migrate_misplaced_folio_prepare() before the PT lock is dropped.  If "
@@ -19,10 +19,11 @@ VARIANT = Variant(
         "6.2-6.10 do not have (their isolation failure happens after the unlock).  40b760cfd445 "
         "stops accounting a fault whose PTE changed meanwhile (statistics only).  The rebuild "
         "after migration is 6.4's; the newest trees (6.15 folio_maybe_mapped_shared, 6.17 "
-        "mprotect PTE batching) behave the same for order-0 pages."
+        "mprotect PTE batching) behave the same for order-0 pages.  GUP takes the NUMA hinting "
+        "fault even with FOLL_FORCE (d74943a2f3cd, FOLL_HONOR_NUMA_FAULT, 6.5)."
     ),
     operations=(*era_ops(scan="6.2", fault="6.11", mprotect_rule="6.2", reuse="PageAnonExclusive",
-                         uffd="6.3"),
+                         uffd="6.3", gup="6.5"),
                 mbind),
     expect_violated={
         "numa-migrate-keeps-write": "Deliberate (6a56ccbcf6c6): a migration tried after the "

@@ -24,7 +24,7 @@ VARIANT = Variant(
         "read-only even in a shared writable VMA; 6.4 reverts that (linux-6.4)."
     ),
     operations=(*era_ops(scan="6.2", fault="6.2", mprotect_rule="6.2", reuse="PageAnonExclusive",
-                         uffd="5.19"), mbind),
+                         uffd="5.19", gup="6.0"), mbind),
     expect_violated={
         "numa-migrate-keeps-write": "Deliberate (6a56ccbcf6c6): writable = false once the page "
                                     "table lock is dropped for a migration, and the migration "

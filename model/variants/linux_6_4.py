@@ -24,7 +24,7 @@ VARIANT = Variant(
         "6.10 adds mTHP hinting; order-0 pages behave the same)."
     ),
     operations=(*era_ops(scan="6.2", fault="6.4", mprotect_rule="6.2", reuse="PageAnonExclusive",
-                         uffd="6.3"),
+                         uffd="6.3", gup="6.0"),
                 mbind),
     expect_violated={
         "numa-migrate-keeps-write": _WRITE_LOSS,
@@ -34,7 +34,10 @@ VARIANT = Variant(
     },
     not_modelled=not_modelled(
         "Large folios (6.10 hints mTHPs and restores every PTE of the folio at once); 6.10.4+ "
-        "stable kernels carry 6.11's isolation under the PT lock (linux-6.11)."),
+        "stable kernels carry 6.11's isolation under the PT lock (linux-6.11).  6.5-6.10 have "
+        "d74943a2f3cd's FOLL_HONOR_NUMA_FAULT (a FOLL_FORCE GUP takes the NUMA hinting fault "
+        "instead of following the hinted PTE; GUP_RULES['6.5'], used by linux-6.11); the variant "
+        "keeps 6.4's rule, which no verdict depends on (both refuse or fault, neither writes)."),
     # The shortest counterexamples are those recorded for linux-6.2 (checked against the engine
     # on every run, checker/shapes.py): the migration path this era keeps from 6.2.
     expect_trace={p: LINUX_6_2.expect_trace[p]
