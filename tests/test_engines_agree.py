@@ -57,16 +57,17 @@ def check_pair(ref: Outcome, got: Outcome, engine: str, name: str) -> None:
         assert got.verdict in expected, where
 
 
-@settings(max_examples=60)
+@settings(max_examples=30)
 @given(systems())
 def test_engines_agree_on_generated_systems(system: tuple[TransitionSystem, list[Obligation]]) -> None:
     ts, obligations = system
     agree(ts, obligations)
 
 
-#: Eras the default test run checks here (the first bug and the latest era); the others run
-#: with the verify marker (make test-verify), and benchmarks/engine_matrix.py covers them all.
-DEFAULT_TIER = ("linux-4.0-rc1", "linux-6.2")
+#: Eras the default test run checks here (6.2: proofs and violations to agree on; the first
+#: bug's six-step trace is test_cli_engines' per-engine test); the others run with the verify
+#: marker (make test-verify), and benchmarks/engine_matrix.py covers them all.
+DEFAULT_TIER = ("linux-6.2",)
 
 
 @pytest.mark.slow
@@ -93,7 +94,7 @@ def test_portfolio_flags_contradicting_answers() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ["linux-6.0", "linux-6.3"])
+@pytest.mark.parametrize("variant", ["linux-6.0", pytest.param("linux-6.3", marks=pytest.mark.verify)])
 def test_engines_agree_on_the_uffd_and_softdirty_properties(variant: str) -> None:
     """The two tracking properties (a step property over every operation and an invariant),
     violated on 6.0 and holding on 6.3, on one process, one page, one node with every area."""
