@@ -90,16 +90,21 @@ def test_a_failed_precondition_falls_back_to_the_plain_search() -> None:
     assert out.stats.symmetry == "" and any("precondition" in n for n in out.notes)
 
 
-def test_trying_only_sorted_process_orders_finds_the_same_orbits(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("sizes", "variant", "orbits"), [
+    ((3, 1, 1), "linux-6.2", 589291),
+    ((2, 1, 2), "linux-6.11", 113626),  # with nodes: the keys count nodes rather than name them
+])
+def test_trying_only_sorted_process_orders_finds_the_same_orbits(
+        sizes: tuple[int, int, int], variant: str, orbits: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Canonical forms try only the process orders that sort the label-free keys; the orbits
     (their number) must be those of trying every order."""
-    inst = Instance(processes=3, pages=1, nodes=1)
-    ts = build(BUILTIN["linux-6.2"], inst)
+    inst = Instance(*sizes)
+    ts = build(BUILTIN[variant], inst)
     obligations = [PROPERTIES["write-requires-exclusive"].instantiate(ts, inst)]
     [pruned] = explore(ts, obligations)
     monkeypatch.setattr(Symmetry, "_signature_plan", lambda self: None)
     [every] = explore(ts, obligations)
-    assert pruned.stats.states == every.stats.states == 589291
+    assert pruned.stats.states == every.stats.states == orbits
 
 
 def test_a_user_rule_turns_the_frame_reduction_off() -> None:
@@ -172,16 +177,6 @@ def _assert_same_verdicts(variant: str, inst: Instance, group: str) -> None:
             assert r.stats.states < p.stats.states
 
 
-def test_sorted_process_orders_find_the_same_orbits_with_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With nodes reduced too, the label-free keys count nodes rather than name them; pruning
-    by them must still find the orbits of trying every order."""
-    inst = Instance(processes=2, pages=1, nodes=2)
-    ts = build(BUILTIN["linux-6.11"], inst)
-    obligations = [PROPERTIES["write-requires-exclusive"].instantiate(ts, inst)]
-    [pruned] = explore(ts, obligations)
-    monkeypatch.setattr(Symmetry, "_signature_plan", lambda self: None)
-    [every] = explore(ts, obligations)
-    assert pruned.stats.states == every.stats.states == 113626
 
 
 TWO_PAGES = Instance(processes=1, pages=2, nodes=1, areas=frozenset(AREAS))

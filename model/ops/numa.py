@@ -13,7 +13,7 @@ field replaced, to :func:`change_prot_numa` / :func:`do_numa_page`.  Sources:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from numacheck.model.diagnose import lookup
 from numacheck.model.expr import FALSE, TRUE, Expr, ModelError
@@ -381,6 +381,32 @@ OUTCOMES_6_2 = (NO_MIGRATION, MIGRATED_FROM_HINT, FAILED_AFTER_UNLOCK)
 OUTCOMES_6_11 = (*OUTCOMES_6_2, ISOLATE_FAILED)
 
 
+_FAULT_4_0 = NumaFaultRule(
+    restore=_restore_was_writable,
+    no_group=lambda mm, orig, restored, vma: ~vma.VM_WRITE,
+    rebuild=_rebuild_4_0,
+    outcomes=OUTCOMES_4_0,
+    citation=Citation("do_numa_page", "mm/memory.c", "4.0",
+                      ("b191f9b106ea", "bea66fbd11af", "074c238177a7"), confidence="V",
+                      note="was_writable restores _PAGE_RW; !(vm_flags & VM_WRITE) => "
+                           "TNF_NO_GROUP; failed migration => TNF_MIGRATE_FAIL"),
+    dispatch=_dispatch_pte_protnone,
+)
+
+_FAULT_5_13 = NumaFaultRule(
+    restore=_restore_was_writable,
+    no_group=lambda mm, orig, restored, vma: ~orig.write,
+    rebuild=_rebuild_4_0,
+    outcomes=OUTCOMES_5_13,
+    citation=Citation("do_numa_page", "mm/memory.c", "5.13 .. 6.0", ("b99a342d4f11",),
+                      confidence="V",
+                      note="was_writable = pte_savedwrite(orig_pte); !was_writable => "
+                           "TNF_NO_GROUP; target chosen under the PT lock, unlock, migrate "
+                           "from the hinted PTE (a writable migration entry: _PAGE_RW is "
+                           "still set); on failure relock, pte_same, out_map with "
+                           "was_writable"),
+)
+
 NUMA_FAULT_RULES: dict[str, NumaFaultRule] = {
     "3.19": NumaFaultRule(
         restore=lambda mm, pte, vma: pte_mknonnuma(pte),
@@ -413,22 +439,10 @@ NUMA_FAULT_RULES: dict[str, NumaFaultRule] = {
                                "TNF_MIGRATE_FAIL only arrives in 4.0 final (074c238177a7)"),
         dispatch=_dispatch_pte_protnone,
     ),
-    "4.0": NumaFaultRule(
-        restore=_restore_was_writable,
-        no_group=lambda mm, orig, restored, vma: ~vma.VM_WRITE,
-        rebuild=_rebuild_4_0,
-        outcomes=OUTCOMES_4_0,
-        citation=Citation("do_numa_page", "mm/memory.c", "4.0",
-                          ("b191f9b106ea", "bea66fbd11af", "074c238177a7"), confidence="V",
-                          note="was_writable restores _PAGE_RW; !(vm_flags & VM_WRITE) => "
-                               "TNF_NO_GROUP; failed migration => TNF_MIGRATE_FAIL"),
-        dispatch=_dispatch_pte_protnone,
-    ),
-    "4.8": NumaFaultRule(
-        restore=_restore_was_writable,
-        no_group=lambda mm, orig, restored, vma: ~vma.VM_WRITE,
-        rebuild=_rebuild_4_0,
-        outcomes=OUTCOMES_4_0,
+    "4.0": _FAULT_4_0,
+    "4.8": replace(
+        _FAULT_4_0,
+        dispatch=is_numa_hint,
         citation=Citation("do_numa_page; handle_pte_fault", "mm/memory.c", "4.8-rc8 .. 4.8",
                           ("38e088546522",), confidence="V",
                           note="4.0's fault; 38e088546522 (stable backport text): "
@@ -446,24 +460,10 @@ NUMA_FAULT_RULES: dict[str, NumaFaultRule] = {
                           note="!pte_write(restored pte, saved write included) => TNF_NO_GROUP; "
                                "restore, then migrate; commit title unconfirmed"),
     ),
-    "5.13": NumaFaultRule(
-        restore=_restore_was_writable,
-        no_group=lambda mm, orig, restored, vma: ~orig.write,
-        rebuild=_rebuild_4_0,
-        outcomes=OUTCOMES_5_13,
-        citation=Citation("do_numa_page", "mm/memory.c", "5.13 .. 6.0", ("b99a342d4f11",),
-                          confidence="V",
-                          note="was_writable = pte_savedwrite(orig_pte); !was_writable => "
-                               "TNF_NO_GROUP; target chosen under the PT lock, unlock, migrate "
-                               "from the hinted PTE (a writable migration entry: _PAGE_RW is "
-                               "still set); on failure relock, pte_same, out_map with "
-                               "was_writable"),
-    ),
-    "6.1": NumaFaultRule(
-        restore=_restore_was_writable,
-        no_group=lambda mm, orig, restored, vma: ~orig.write,
+    "5.13": _FAULT_5_13,
+    "6.1": replace(
+        _FAULT_5_13,
         rebuild=_rebuild_6_1,
-        outcomes=OUTCOMES_5_13,
         citation=Citation("do_numa_page -> migrate_misplaced_page -> remove_migration_pte",
                           "mm/memory.c, mm/migrate.c", "6.1", ("b99a342d4f11", "2e3468778dbe"),
                           confidence="V",
