@@ -18,8 +18,8 @@ VARIANT = replace(
         "So a written page that a hinting fault migrated comes back dirty, and 6.0's mprotect "
         "upgrade (64fe24a3e05e: dirty, exclusive, tracking off) makes it writable again without "
         "a write fault, where 6.0 rebuilt it clean and the next write faulted.  numacheck "
-        "conform found it: on Debian's 6.1 the scenario in docs/conform-findings.scn takes no "
-        "write fault after mprotect(PROT_READ|PROT_WRITE), and linux-6.0 predicted one.  "
+        "conform found it: on Debian's 6.1 the built-in scenario migrated-by-read-then-mprotect "
+        "takes no write fault after mprotect(PROT_READ|PROT_WRITE), and linux-6.0 predicted one.  "
         "Otherwise as 6.0 (savedwrite hinting fault of 5.13, PageAnonExclusive reuse, "
         "5535be309971's FOLL_FORCE rule)."
     ),
