@@ -39,7 +39,7 @@ def exit_of(args: list[str]) -> int:
 
 
 @pytest.mark.slow
-def test_boot_agrees_with_linux_6_0_and_tells_4_0_rc1_apart(tmp_path: Path,
+def test_boot_agrees_with_linux_6_1_and_tells_4_0_rc1_apart(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     missing = _missing()
     if missing:

@@ -32,7 +32,7 @@ def z3_value(schema: Schema, e: Expr, pre: dict[str, Value], post: dict[str, Val
     return z3.is_true(value) if e.kind == "bool" else value.as_long()
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(st.data())
 def test_python_and_z3_agree_on_generated_expressions(data: st.DataObject) -> None:
     schema = data.draw(schemas())
