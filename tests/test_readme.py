@@ -108,3 +108,47 @@ def test_shell_example(block: Block, scratch: Path) -> None:
         assert "Traceback" not in done.stderr, f"{run}:\n{done.stderr[-2000:]}"
     unused = [block.markers[i] for i in range(len(block.markers)) if i not in used]
     assert not unused, f"readme-test comments that match no command of their block: {unused}"
+
+
+def _table_rows(header: str) -> list[list[str]]:
+    """The cells of the README table whose header row starts with ``header``."""
+    lines = README.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return [rows[0], *rows[2:]]
+
+
+def test_the_variant_table_is_the_built_in_eras() -> None:
+    """README's variant table: one row per built-in era, in kernel order, with its releases."""
+    from numacheck.model.variants import BUILTIN
+
+    rows = _table_rows("| variant | kernels |")[1:]
+    assert [r[0].strip("`") for r in rows] == list(BUILTIN)
+    for row in rows:
+        first, _, last = BUILTIN[row[0].strip("`")].versions.partition(" .. ")
+        release = first.split("-rc")[0]
+        if last.startswith(f"{release}-rc") and "-rc" in first:  # 4.0-rc1 .. 4.0-rc3: 4.0-rc1-rc3
+            last = last.removeprefix(f"{release}-")
+        assert row[1] == (first if first == last else f"{first}-{last}")
+
+
+def test_the_expectation_table_is_the_eras_expectations() -> None:
+    """README's expected results: per property and era, what the era's expectations say, and
+    '-' exactly where the era's instance does not cover the property."""
+    from numacheck.model.variants import BUILTIN
+    from numacheck.properties import BUILTIN as PROPERTIES
+
+    header, *rows = _table_rows("| property | 3.19 |")
+    eras = {v.name.removeprefix("linux-"): v for v in BUILTIN.values()}
+    assert header[1:] == list(eras)
+    assert sorted(r[0] for r in rows) == sorted(PROPERTIES)
+    for prop, *cells in rows:
+        for era, cell in zip(eras, cells, strict=True):
+            variant = eras[era]
+            checked = any(op.area == PROPERTIES[prop].area for op in variant.operations)
+            expected = "violated" if prop in variant.expect_violated else "holds"
+            assert cell.split(" (")[0] == (expected if checked else "-"), (prop, era, cell)

@@ -219,7 +219,7 @@ class Symmetry:
         frames = [g for g in groups if _shape(g, groups) == "named objects"]
         values = [g for g in groups if _shape(g, groups) == "values"]
         nested = [g for g in groups if _shape(g, groups) == "nested objects"]
-        self.pages = self._nested_plan(nested[0]) if nested else [([], [])]
+        self.nested_perms = self._nested_plan(nested[0]) if nested else [([], [])]
         # Per permutation of the processes, the moves building the permuted state, and for
         # each field of a process the field of the original state it takes its value from.
         self.clear = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
@@ -606,10 +606,10 @@ class Symmetry:
             return np.concatenate([self.canonical(rows[i:i + BLOCK]) for i in range(0, len(rows), BLOCK)])
         if len(rows) == 0:
             return rows
-        if len(self.pages) == 1:
+        if len(self.nested_perms) == 1:
             return self._canonical(rows)
-        best = self._canonical(self._nested(rows, self.pages[0]))
-        for plan in self.pages[1:]:
+        best = self._canonical(self._nested(rows, self.nested_perms[0]))
+        for plan in self.nested_perms[1:]:
             cand = self._canonical(self._nested(rows, plan))
             smaller = less(cand, best)
             best[smaller] = cand[smaller]

@@ -163,68 +163,90 @@ _GUP = ("__get_user_pages -> follow_page_pte / faultin_page; can_follow_write_pt
 
 GUP_RULES: dict[str, GupRule] = {
     "3.19": GupRule(
-        _follow_write_pte_write, _drop_foll_write, _protnone_foll_numa, False, False, False, None,
-        Citation(_GUP, "mm/gup.c", "3.13 .. 4.8", ("f33ea7f404e5",), confidence="V",
-                 note="follow_page_pte: FOLL_WRITE needs pte_write; faultin_page drops "
-                      "FOLL_WRITE after a VM_FAULT_WRITE in a !VM_WRITE VMA (the Dirty COW "
-                      "window, undone 4ceb5db9757a); FOLL_NUMA only without FOLL_FORCE")),
+        can_follow_write_pte=_follow_write_pte_write, faultin_write_tail=_drop_foll_write,
+        follows_protnone=_protnone_foll_numa, force_cow_break=False,
+        unshare=False, fork_copies_pinned=False,
+        uffd_continue=None,
+        citation=Citation(_GUP, "mm/gup.c", "3.13 .. 4.8", ("f33ea7f404e5",), confidence="V",
+                          note="follow_page_pte: FOLL_WRITE needs pte_write; faultin_page drops "
+                               "FOLL_WRITE after a VM_FAULT_WRITE in a !VM_WRITE VMA (the Dirty COW "
+                               "window, undone 4ceb5db9757a); FOLL_NUMA only without FOLL_FORCE")),
     "4.9": GupRule(
-        _follow_write_foll_cow, _set_foll_cow, _protnone_foll_numa, False, False, False, None,
-        Citation(_GUP, "mm/gup.c", "4.9 .. 5.7", ("19be0eaffa3a",), confidence="V",
-                 note="'mm: remove gup_flags FOLL_WRITE games from __get_user_pages()' "
-                      "(CVE-2016-5195): FOLL_COW after the COW, followed only while the PTE "
-                      "is dirty")),
+        can_follow_write_pte=_follow_write_foll_cow, faultin_write_tail=_set_foll_cow,
+        follows_protnone=_protnone_foll_numa, force_cow_break=False,
+        unshare=False, fork_copies_pinned=False,
+        uffd_continue=None,
+        citation=Citation(_GUP, "mm/gup.c", "4.9 .. 5.7", ("19be0eaffa3a",), confidence="V",
+                          note="'mm: remove gup_flags FOLL_WRITE games from __get_user_pages()' "
+                               "(CVE-2016-5195): FOLL_COW after the COW, followed only while the PTE "
+                               "is dirty")),
     "5.8": GupRule(
-        _follow_write_forced_cow, _set_foll_cow, _protnone_foll_numa, True, False, False, None,
-        Citation(_GUP, "mm/gup.c", "5.8 .. 5.8", ("17839856fd58",), confidence="V",
-                 note="'gup: document and work around \"COW can break either way\" issue' "
-                      "(CVE-2020-29374): should_force_cow_break() = is_cow_mapping && (FOLL_GET "
-                      "| FOLL_PIN) => FOLL_WRITE; can_follow_write_pte drops FOLL_FORCE; "
-                      "removed by a308c71bf1e6 (5.9)")),
+        can_follow_write_pte=_follow_write_forced_cow, faultin_write_tail=_set_foll_cow,
+        follows_protnone=_protnone_foll_numa, force_cow_break=True,
+        unshare=False, fork_copies_pinned=False,
+        uffd_continue=None,
+        citation=Citation(_GUP, "mm/gup.c", "5.8 .. 5.8", ("17839856fd58",), confidence="V",
+                          note="'gup: document and work around \"COW can break either way\" issue' "
+                               "(CVE-2020-29374): should_force_cow_break() = is_cow_mapping && (FOLL_GET "
+                               "| FOLL_PIN) => FOLL_WRITE; can_follow_write_pte drops FOLL_FORCE; "
+                               "removed by a308c71bf1e6 (5.9)")),
     "5.9": GupRule(
-        _follow_write_foll_cow, _set_foll_cow, _protnone_foll_numa, False, False, True, None,
-        Citation(_GUP, "mm/gup.c, mm/memory.c", "5.9 .. 5.12", ("a308c71bf1e6", "70e806e4e645"),
-                 confidence="I",
-                 note="'mm/gup: Remove enfornced COW mechanism' restores 4.9's "
-                      "can_follow_write_pte (with 09854ba94c6a's page_count reuse, same merge); "
-                      "fork copies pinned pages (copy_present_page)")),
+        can_follow_write_pte=_follow_write_foll_cow, faultin_write_tail=_set_foll_cow,
+        follows_protnone=_protnone_foll_numa, force_cow_break=False,
+        unshare=False, fork_copies_pinned=True,
+        uffd_continue=None,
+        citation=Citation(_GUP, "mm/gup.c, mm/memory.c", "5.9 .. 5.12", ("a308c71bf1e6", "70e806e4e645"),
+                          confidence="I",
+                          note="'mm/gup: Remove enfornced COW mechanism' restores 4.9's "
+                               "can_follow_write_pte (with 09854ba94c6a's page_count reuse, same merge); "
+                               "fork copies pinned pages (copy_present_page)")),
     "5.13": GupRule(
-        _follow_write_foll_cow, _set_foll_cow, _protnone_foll_numa, False, False, True,
-        _continue_clean,
-        Citation(_GUP + "; mcontinue_atomic_pte -> mfill_atomic_install_pte",
-                 "mm/gup.c, mm/userfaultfd.c", "5.13 .. 5.15", confidence="I",
-                 note="UFFDIO_CONTINUE (shmem minor faults from 5.14) maps a page-cache page "
-                      "into a private VMA read-only and clean")),
+        can_follow_write_pte=_follow_write_foll_cow, faultin_write_tail=_set_foll_cow,
+        follows_protnone=_protnone_foll_numa, force_cow_break=False,
+        unshare=False, fork_copies_pinned=True,
+        uffd_continue=_continue_clean,
+        citation=Citation(_GUP + "; mcontinue_atomic_pte -> mfill_atomic_install_pte",
+                          "mm/gup.c, mm/userfaultfd.c", "5.13 .. 5.15", confidence="I",
+                          note="UFFDIO_CONTINUE (shmem minor faults from 5.14) maps a page-cache page "
+                               "into a private VMA read-only and clean")),
     "5.16": GupRule(
-        _follow_write_foll_cow, _set_foll_cow, _protnone_foll_numa, False, False, True,
-        _continue_dirty,
-        Citation(_GUP + "; mfill_atomic_install_pte", "mm/gup.c, mm/userfaultfd.c",
-                 "5.16 .. 5.18", ("9ae0f87d009c",), confidence="I",
-                 note="'mm/shmem: unconditionally set pte dirty in mfill_atomic_install_pte': "
-                      "a read-only page-cache PTE that is dirty, which FOLL_FORCE|FOLL_COW "
-                      "follows for writing (CVE-2022-2590)")),
+        can_follow_write_pte=_follow_write_foll_cow, faultin_write_tail=_set_foll_cow,
+        follows_protnone=_protnone_foll_numa, force_cow_break=False,
+        unshare=False, fork_copies_pinned=True,
+        uffd_continue=_continue_dirty,
+        citation=Citation(_GUP + "; mfill_atomic_install_pte", "mm/gup.c, mm/userfaultfd.c",
+                          "5.16 .. 5.18", ("9ae0f87d009c",), confidence="I",
+                          note="'mm/shmem: unconditionally set pte dirty in mfill_atomic_install_pte': "
+                               "a read-only page-cache PTE that is dirty, which FOLL_FORCE|FOLL_COW "
+                               "follows for writing (CVE-2022-2590)")),
     "5.19": GupRule(
-        _follow_write_foll_cow, _set_foll_cow, _protnone_foll_numa, False, True, True,
-        _continue_dirty,
-        Citation(_GUP + "; gup_must_unshare", "mm/gup.c, include/linux/mm.h", "5.19 .. 5.19",
-                 ("a7f226604170", "6c287605fd56"), confidence="I",
-                 note="R/O FOLL_PIN of an anonymous page that is not PageAnonExclusive: "
-                      "FAULT_FLAG_UNSHARE first; FOLL_COW still there until 5535be309971")),
+        can_follow_write_pte=_follow_write_foll_cow, faultin_write_tail=_set_foll_cow,
+        follows_protnone=_protnone_foll_numa, force_cow_break=False,
+        unshare=True, fork_copies_pinned=True,
+        uffd_continue=_continue_dirty,
+        citation=Citation(_GUP + "; gup_must_unshare", "mm/gup.c, include/linux/mm.h", "5.19 .. 5.19",
+                          ("a7f226604170", "6c287605fd56"), confidence="I",
+                          note="R/O FOLL_PIN of an anonymous page that is not PageAnonExclusive: "
+                               "FAULT_FLAG_UNSHARE first; FOLL_COW still there until 5535be309971")),
     "6.0": GupRule(
-        _follow_write_exclusive, _no_flag_game, _protnone_foll_numa, False, True, True,
-        _continue_dirty,
-        Citation(_GUP, "mm/gup.c", "6.0 .. 6.4", ("5535be309971",), confidence="V",
-                 note="'mm/gup: fix FOLL_FORCE COW security issue and remove FOLL_COW': "
-                      "FOLL_FORCE writes only an exclusive anonymous page of a private "
-                      "!VM_WRITE mapping (soft-dirty and uffd-wp checked)")),
+        can_follow_write_pte=_follow_write_exclusive, faultin_write_tail=_no_flag_game,
+        follows_protnone=_protnone_foll_numa, force_cow_break=False,
+        unshare=True, fork_copies_pinned=True,
+        uffd_continue=_continue_dirty,
+        citation=Citation(_GUP, "mm/gup.c", "6.0 .. 6.4", ("5535be309971",), confidence="V",
+                          note="'mm/gup: fix FOLL_FORCE COW security issue and remove FOLL_COW': "
+                               "FOLL_FORCE writes only an exclusive anonymous page of a private "
+                               "!VM_WRITE mapping (soft-dirty and uffd-wp checked)")),
     "6.5": GupRule(
-        _follow_write_exclusive, _no_flag_game, _protnone_honor_numa_fault, False, True, True,
-        _continue_dirty,
-        Citation(_GUP + "; gup_can_follow_protnone", "mm/gup.c, include/linux/mm.h",
-                 "6.5 .. current", ("d74943a2f3cd",), confidence="I",
-                 note="'mm/gup: reintroduce FOLL_NUMA as FOLL_HONOR_NUMA_FAULT': a GUP takes the "
-                      "NUMA hinting fault even with FOLL_FORCE; a protnone PTE of a PROT_NONE "
-                      "VMA is followed")),
+        can_follow_write_pte=_follow_write_exclusive, faultin_write_tail=_no_flag_game,
+        follows_protnone=_protnone_honor_numa_fault, force_cow_break=False,
+        unshare=True, fork_copies_pinned=True,
+        uffd_continue=_continue_dirty,
+        citation=Citation(_GUP + "; gup_can_follow_protnone", "mm/gup.c, include/linux/mm.h",
+                          "6.5 .. current", ("d74943a2f3cd",), confidence="I",
+                          note="'mm/gup: reintroduce FOLL_NUMA as FOLL_HONOR_NUMA_FAULT': a GUP takes the "
+                               "NUMA hinting fault even with FOLL_FORCE; a protnone PTE of a PROT_NONE "
+                               "VMA is followed")),
 }
 
 
