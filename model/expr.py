@@ -468,9 +468,14 @@ def fields_of(e: Expr) -> set[tuple[str, str]]:
     return out
 
 
-def substitute(e: Expr, mapping: dict[tuple[str, str], Expr]) -> Expr:
-    """Replace ``var``/``next`` leaves named in ``mapping`` (keys as in :func:`fields_of`)."""
-    memo: dict[int, Expr] = {}
+def substitute(e: Expr, mapping: dict[tuple[str, str], Expr],
+               memo: dict[int, Expr] | None = None) -> Expr:
+    """Replace ``var``/``next`` leaves named in ``mapping`` (keys as in :func:`fields_of`).
+
+    Several expressions renamed by one mapping can share ``memo``, so that the nodes they
+    share are renamed once.
+    """
+    memo = {} if memo is None else memo
 
     def walk(node: Expr) -> Expr:
         done = memo.get(id(node))

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from numacheck.checker.engines.explicit import explore
 from numacheck.checker.engines.visited import Visited, sort_unique
-from numacheck.checker.lowering.arrays import HANDLERS, LEAVES, Layout, Values, field_leaf
+from numacheck.checker.lowering.arrays import ALWAYS, HANDLERS, LEAVES, Layout, Program, field_leaf, full
 from numacheck.checker.lowering.codegen import compile_exprs, compile_system
 from numacheck.checker.traces.replay import replay, violates
 from numacheck.model.expr import OPS
@@ -33,7 +33,8 @@ def test_arrays_and_python_agree_on_generated_expressions(data: st.DataObject) -
     pre = layout.rows([schema.pack(a) for a, _ in pairs])
     post_rows = layout.rows([schema.pack(b) for _, b in pairs])
     post = {f.name: layout.column(post_rows, f.name) for f in schema.fields}
-    got = Values(len(pairs), field_leaf(layout, pre, post)).ints(e)
+    program = Program([(e, ALWAYS)])
+    got = full(program.run(field_leaf(layout, pre, post))[program.index(e)], len(pairs))
     evaluate = compile_exprs(schema, [e])
     want = [evaluate(schema.pack(a), schema.pack(b))[0] for a, b in pairs]
     assert [bool(v) if e.kind == "bool" else int(v) for v in got] == want

@@ -27,12 +27,20 @@ import numpy as np
 
 from numacheck.checker.engines.symmetry import Symmetry
 from numacheck.checker.engines.visited import Visited, sort_unique
-from numacheck.checker.lowering.arrays import Array, Layout, Values, Words, field_leaf
+from numacheck.checker.lowering.arrays import (
+    ALWAYS,
+    Array,
+    Layout,
+    Program,
+    Words,
+    field_leaf,
+    full,
+)
 from numacheck.checker.lowering.codegen import interval
 from numacheck.checker.outcome import Limits, Outcome, Path
 from numacheck.checker.resources import peak_mb, rss_mb
 from numacheck.checker.result import Stats
-from numacheck.model.expr import Expr, ModelError
+from numacheck.model.expr import Expr, ModelError, substitute
 from numacheck.model.system import Action, Obligation, TransitionSystem
 
 #: Called once per level (and per chunk of a large level) with
@@ -46,21 +54,24 @@ CHUNK = 1 << 19
 @dataclass
 class _Update:
     name: str
-    expr: Expr
+    slot: int
     word: int
     checked: bool
 
 
 @dataclass
 class _Plan:
-    """One action prepared for arrays: its guard, the bits it keeps and writes, its checks."""
+    """One action prepared for arrays: the bits it keeps and writes, its compiled updates and
+    checks (over the states it is enabled in)."""
 
     index: int
     action: Action
+    guard: int
     keep: np.ndarray
     fixed: np.ndarray
     updates: list[_Update]
-    checks: list[tuple[int, Expr, bool]] = field(default_factory=list)
+    program: Program
+    checks: list[tuple[int, int, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -72,27 +83,53 @@ class _Step:
     rows: Words
 
 
+@dataclass
+class _Level:
+    """A batch of states with the values the machine's level program computed over it."""
+
+    batch: Words
+    slots: list[object]
+    wanted: int
+
+
+def _bit(j: int) -> int:
+    """The ``wanted`` bit of obligation ``j`` (bit 0 is ``ALWAYS``)."""
+    return 2 << j
+
+
 class _Machine:
-    """A transition system and its obligations, compiled for whole batches of states."""
+    """A transition system and its obligations, compiled for whole batches of states.
+
+    One program computes, over a whole batch, every guard and the invariants of the open
+    obligations; one per action computes its updates and step checks over the states it is
+    enabled in, gathering what the level program computed.
+    """
 
     def __init__(self, ts: TransitionSystem, obligations: Sequence[Obligation]) -> None:
         self.ts = ts
         self.layout = Layout(ts.schema)
-        self.plans = [self._plan(i, a) for i, a in enumerate(ts.actions)]
+        self.obligations = obligations
+        level_roots = [(a.guard, ALWAYS) for a in ts.actions]
+        for j, ob in enumerate(obligations):
+            level_roots += [(e, _bit(j)) for e in (ob.invariant, ob.sometimes) if e is not None]
+        self.level = Program(level_roots)
+        shared = self.level.always()
+        checks: list[list[tuple[int, Expr, bool]]] = [[] for _ in ts.actions]
         for j, ob in enumerate(obligations):
             for index, check in ob.steps:
-                self.plans[index].checks.append((j, check, True))
+                checks[index].append((j, check, True))
             for index, sit in ob.situation_steps:
-                self.plans[index].checks.append((j, sit, False))
-        self.obligations = obligations
+                checks[index].append((j, sit, False))
+        self.plans = [self._plan(i, a, checks[i], shared) for i, a in enumerate(ts.actions)]
         self.fired = [0] * len(ts.actions)
-        self.orders: dict[int, list[Expr]] = {}  # evaluation order per expression, shared
 
-    def _plan(self, index: int, action: Action) -> _Plan:
+    def _plan(self, index: int, action: Action, checks: list[tuple[int, Expr, bool]],
+              shared: dict[int, int]) -> _Plan:
         schema, layout = self.ts.schema, self.layout
         keep = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
         fixed = np.zeros(layout.words, dtype=np.uint64)
-        updates: list[_Update] = []
+        written = dict(action.updates)
+        roots: list[tuple[Expr, int]] = []
         for name, e in action.updates:
             f = schema[name]
             w, off = layout.place[name]
@@ -100,58 +137,72 @@ class _Machine:
             if e.op == "const":
                 value = f.check(e.payload)  # type: ignore[arg-type]
                 fixed[w] |= np.uint64((int(value) - f.lo) << off)
+            else:
+                roots.append((e, ALWAYS))
+        # A check reads the state after the step: a written field's update, else the field.
+        after = {("next", f.name): written.get(f.name, schema.var(f.name)) for f in schema.fields}
+        memo: dict[int, Expr] = {}
+        checked = [(j, substitute(e, after, memo), is_check) for j, e, is_check in checks]
+        roots += [(e, _bit(j)) for j, e, _ in checked]
+        program = Program(roots, shared)
+        updates: list[_Update] = []
+        for name, e in action.updates:
+            if e.op == "const":
                 continue
-            checked = False
+            f = schema[name]
+            wide = False
             if f.kind == "int":
                 lo, hi = interval(e, schema)
-                checked = lo < f.lo or hi > f.hi
-            updates.append(_Update(name, e, w, checked))
-        return _Plan(index, action, keep, fixed, updates)
+                wide = lo < f.lo or hi > f.hi
+            updates.append(_Update(name, program.index(e), layout.place[name][0], wide))
+        return _Plan(index, action, self.level.index(action.guard), keep, fixed, updates, program,
+                     [(j, program.index(e), is_check) for j, e, is_check in checked])
 
-    def expand(self, batch: Words, open_mask: int = 0,
+    def evaluate(self, batch: Words, open_mask: int = 0) -> _Level:
+        """The level program over ``batch``, with the invariants of the obligations in
+        ``open_mask``."""
+        wanted = ALWAYS | open_mask << 1
+        return _Level(batch, self.level.run(field_leaf(self.layout, batch), wanted), wanted)
+
+    def expand(self, level: _Level,
                on_check: Callable[[int, int, int, Words, int, int], None] | None = None,
                count: bool = True) -> list[_Step]:
-        """The successors of every state of ``batch`` by every enabled action.
+        """The successors of every state of ``level`` by every enabled action.
 
-        Step checks and situations of the obligations in ``open_mask`` are evaluated and
-        reported through ``on_check(action, first violating source or -1, violated mask,
-        rows, index into rows, situations mask)``.  ``count`` adds the steps to the
-        transition counts (not when a trace is being rebuilt).
+        With ``on_check``, the step checks and situations of the obligations open when
+        ``level`` was evaluated are reported through ``on_check(action, first violating source
+        or -1, violated mask, rows, index into rows, situations mask)``.  ``count`` adds the
+        steps to the transition counts (not when a trace is being rebuilt).
         """
-        layout = self.layout
-        values = Values(len(batch), field_leaf(layout, batch), orders=self.orders)
+        layout, batch, n = self.layout, level.batch, len(level.batch)
+        wanted = level.wanted if on_check is not None else ALWAYS
         out: list[_Step] = []
         for plan in self.plans:
-            source = np.flatnonzero(values.mask(plan.action.guard))
+            source = np.flatnonzero(full(level.slots[plan.guard], n))
             if len(source) == 0:
                 continue
             if count:
                 self.fired[plan.index] += len(source)
             rows = batch[source]
-            post: dict[str, Array] = {}
-            sub = Values(len(source), field_leaf(layout, rows, post), values, source)
+            slots = plan.program.run(field_leaf(layout, rows), wanted, level.slots, source)
             succ = (rows & plan.keep) | plan.fixed
             for u in plan.updates:
-                v = sub.ints(u.expr)
+                v = full(slots[u.slot], len(source))
                 if u.checked:
                     self._range_check(plan.action, u.name, v)
-                post[u.name] = v
                 succ[:, u.word] |= layout.word_bits(u.name, v)
             if on_check is not None and plan.checks:
-                for name, e in plan.action.updates:
-                    if e.op == "const":
-                        post[name] = sub.ints(e)
-                self._checks(plan, sub, source, succ, open_mask, on_check)
+                self._checks(plan, slots, wanted, source, succ, on_check)
             out.append(_Step(plan.index, source, succ))
         return out
 
-    def _checks(self, plan: _Plan, sub: Values, source: Array, succ: Words, open_mask: int,
+    def _checks(self, plan: _Plan, slots: list[object], wanted: int, source: Array, succ: Words,
                 on_check: Callable[[int, int, int, Words, int, int], None]) -> None:
         situations = 0
-        for j, e, is_check in plan.checks:
-            if not open_mask >> j & 1:
+        for j, slot, is_check in plan.checks:
+            if not wanted & _bit(j):
                 continue
-            holds = sub.mask(e)
+            holds = full(slots[slot], len(source))
             if is_check:
                 bad = np.flatnonzero(~holds)
                 if len(bad):
@@ -169,20 +220,21 @@ class _Machine:
             value = int(v[np.flatnonzero(bad)[0]])
             raise ModelError(f"{action.label} assigns {value} to {name}, outside its range")
 
-    def state_checks(self, batch: Words, open_mask: int) -> tuple[dict[int, int], int]:
-        """For the open invariants, the first violating row of ``batch`` per obligation; and
-        the mask of state situations reached in it."""
-        values = Values(len(batch), field_leaf(self.layout, batch), orders=self.orders)
+    def state_checks(self, level: _Level) -> tuple[dict[int, int], int]:
+        """For the invariants evaluated with ``level``, the first violating row per obligation;
+        and the mask of state situations reached in it."""
+        n = len(level.batch)
         first: dict[int, int] = {}
         situations = 0
         for j, ob in enumerate(self.obligations):
-            if not open_mask >> j & 1:
+            if not level.wanted & _bit(j):
                 continue
             if ob.invariant is not None:
-                bad = np.flatnonzero(~values.mask(ob.invariant))
+                bad = np.flatnonzero(~full(level.slots[self.level.index(ob.invariant)], n))
                 if len(bad):
                     first[j] = int(bad[0])
-            if ob.sometimes is not None and values.mask(ob.sometimes).any():
+            if ob.sometimes is not None and full(
+                    level.slots[self.level.index(ob.sometimes)], n).any():
                 situations |= 1 << j
         return first, situations
 
@@ -245,10 +297,11 @@ class _Search:
             pending: list[Words] = []
             for start in range(0, len(level), CHUNK):
                 chunk = self.chunk = level[start:start + CHUNK]
-                self._check_states(chunk)
+                evaluated = self.machine.evaluate(chunk, self.open_mask)
+                self._check_states(evaluated)
                 if not self.open_mask:
                     break
-                steps = self.machine.expand(chunk, self.open_mask, self._on_step)
+                steps = self.machine.expand(evaluated, self._on_step)
                 if not self.open_mask:
                     break
                 if steps:
@@ -284,11 +337,11 @@ class _Search:
                 self.concrete += int(sym.orbit_sizes(level).sum())
         self.visited.add(level)
 
-    def _check_states(self, chunk: Words) -> None:
-        first, situations = self.machine.state_checks(chunk, self.open_mask)
+    def _check_states(self, level: _Level) -> None:
+        first, situations = self.machine.state_checks(level)
         self.reached |= situations
         for j, row in first.items():
-            self._settle_state(1 << j, chunk[row])
+            self._settle_state(1 << j, level.batch[row])
 
     def _settle_state(self, mask: int, row: Words) -> None:
         self.settle(mask, lambda: self.path_to(row, self.depth, mask))
@@ -360,7 +413,7 @@ class _Search:
             self.trace_seen = Visited(self.machine.layout.words)
             self.trace_seen.add(levels[0])
         while len(levels) <= depth:
-            steps = self.machine.expand(levels[-1], count=False)
+            steps = self.machine.expand(self.machine.evaluate(levels[-1]), count=False)
             if not steps:
                 raise AssertionError("a trace is deeper than the state space")
             succ = sort_unique(np.concatenate([s.rows for s in steps]))
@@ -372,7 +425,7 @@ class _Search:
     def _successors(self, states: Words) -> tuple[list[_Step], Array, Words]:
         """Every step from ``states`` in the engine's fixed order (action, then source), with
         each step's action and the canonical forms of all successors, computed at once."""
-        steps = self.machine.expand(states, count=False)
+        steps = self.machine.expand(self.machine.evaluate(states), count=False)
         if not steps:
             return steps, np.empty(0, dtype=np.int64), states[:0]
         actions = np.concatenate([np.full(len(s.rows), s.action) for s in steps])
@@ -419,7 +472,7 @@ class _Search:
     def _violates(self, state: Words, action: int, row: Words, mask: int) -> bool:
         """Whether the concrete step ``state`` -> ``row`` by ``action`` (or ``row`` itself)
         violates the obligations in ``mask``."""
-        first, _ = self.machine.state_checks(row, mask)
+        first, _ = self.machine.state_checks(self.machine.evaluate(row, mask))
         if first:
             return True
         hit: list[int] = []
@@ -428,7 +481,7 @@ class _Search:
             if a == action and violated and np.all(rows[at] == row[0]):
                 hit.append(a)
 
-        self.machine.expand(state, mask, seen, count=False)
+        self.machine.expand(self.machine.evaluate(state, mask), seen, count=False)
         return bool(hit)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from numacheck.checker.engines.visited import less
-from numacheck.checker.lowering.arrays import Array, Layout, Values, Words, field_leaf
+from numacheck.checker.lowering.arrays import Array, Evaluator, Layout, Words
 from numacheck.model.expr import Expr, rebuild, substitute
 from numacheck.model.system import Interchangeable, Obligation, TransitionSystem
 
@@ -38,6 +38,7 @@ class _Normal:
     def __init__(self) -> None:
         self.keys: dict[int, int] = {}
         self.forms: dict[int, Expr] = {}
+        self.alive: list[Expr] = []  # every node whose id is a key above stays alive
 
     def key(self, e: Expr) -> int:
         found = self.keys.get(id(e))
@@ -46,6 +47,7 @@ class _Normal:
             if e.op in _COMMUTATIVE:
                 args.sort()
             found = self.keys[id(e)] = hash((e.op, e.kind, e.payload, *args))
+            self.alive.append(e)
         return found
 
     def form(self, e: Expr) -> Expr:
@@ -59,11 +61,12 @@ class _Normal:
                     args.sort(key=self.key)
                 found = rebuild(e, args)
             self.forms[id(e)] = found
+            self.alive.append(e)
         return found
 
-    def renamed(self, e: Expr, mapping: dict[tuple[str, str], Expr]) -> Expr:
-        """The normal form of ``e`` with its fields renamed."""
-        return self.form(substitute(e, mapping))
+    def renamed(self, e: Expr, mapping: dict[tuple[str, str], Expr], memo: dict[int, Expr]) -> Expr:
+        """The normal form of ``e`` with its fields renamed (``memo``: one per mapping)."""
+        return self.form(substitute(e, mapping, memo))
 
 
 def _renaming(group: Interchangeable, perm: Sequence[int]) -> dict[str, str]:
@@ -92,26 +95,27 @@ def disproof(ts: TransitionSystem, obligations: Sequence[Obligation],
         names = _renaming(group, perm)
         mapping = {(op, old): ts.schema.var(new) if op == "var" else ts.schema.next(new)
                    for old, new in names.items() for op in ("var", "next")}
+        memo: dict[int, Expr] = {}
         inits = {frozenset(v.items()) for v in ts.init}
         renamed_inits = {frozenset((names.get(k, k), v) for k, v in init.items()) for init in ts.init}
         if inits != renamed_inits:
             return f"{group.name}: the initial states are not symmetric"
         image: dict[int, set[int]] = {}
         for i, a in enumerate(ts.actions):
-            key = (norm.renamed(a.guard, mapping),
-                   frozenset((names.get(f, f), norm.renamed(e, mapping)) for f, e in a.updates))
+            key = (norm.renamed(a.guard, mapping, memo),
+                   frozenset((names.get(f, f), norm.renamed(e, mapping, memo)) for f, e in a.updates))
             targets = index.get(key)
             if not targets:
                 return f"{group.name}: renaming maps action {a.label} to no action"
             image[i] = targets
         for ob in obligations:
             for e in (ob.invariant, ob.sometimes):
-                if e is not None and norm.renamed(e, mapping) is not norm.form(e):
+                if e is not None and norm.renamed(e, mapping, memo) is not norm.form(e):
                     return f"{group.name}: property {ob.name} is not symmetric"
             for table in (ob.steps, ob.situation_steps):
                 have = {(i, norm.form(e)) for i, e in table}
                 for i, e in table:
-                    if not any((j, norm.renamed(e, mapping)) in have for j in image[i]):
+                    if not any((j, norm.renamed(e, mapping, memo)) in have for j in image[i]):
                         return f"{group.name}: property {ob.name} is not symmetric"
     return ""
 
@@ -213,8 +217,8 @@ class Symmetry:
         layout = self.layout = Layout(ts.schema)
         self.exact = exact
         self.described = ", ".join(g.name for g in groups)
-        self.preconditions = list({id(g.precondition): g.precondition for g in groups
-                                   if g.precondition is not None}.values())
+        self.preconditions = Evaluator(layout, list({
+            id(g.precondition): g.precondition for g in groups if g.precondition is not None}.values()))
         procs = [g for g in groups if _shape(g, groups) == "objects"]
         frames = [g for g in groups if _shape(g, groups) == "named objects"]
         values = [g for g in groups if _shape(g, groups) == "values"]
@@ -251,6 +255,10 @@ class Symmetry:
                 raise ValueError(f"{fr.name}: the values naming the objects must be consecutive")
             self.first_value = values_[0]
         self.nodes = values[0] if values else None
+        node_live = [(name, e) for name, e in zip(self.nodes.references, self.nodes.live, strict=False)
+                     if e is not None] if self.nodes is not None else []
+        self.node_live_names = [name for name, _ in node_live]
+        self.node_live = Evaluator(layout, [e for _, e in node_live])
         self.node_clear = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
         # A frame's own node field (by frame), moved with the frame; its place in the frame's bits.
         self.frame_node: list[str | None] = [None] * (len(self.frames.slots) if self.frames else 0)
@@ -321,6 +329,9 @@ class Symmetry:
         the renaming of the values that name them."""
         layout = self.layout
         self.nested_clear = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
+        live = [(name, e) for name, e in zip(group.references, group.live, strict=False) if e is not None]
+        self.nested_live_names = [name for name, _ in live]
+        self.nested_live = Evaluator(layout, [e for _, e in live])
         self._clear(self.nested_clear, [name for slot in group.slots for name in slot])
         by_ref = group.values_by_reference or tuple(group.values for _ in group.references)
         self.nested = group
@@ -337,23 +348,21 @@ class Symmetry:
         """``rows`` with the nested objects permuted by ``plan`` (references that mean nothing,
         per ``live``, are left as they are)."""
         runs, maps = plan
-        layout, group = self.layout, self.nested
+        layout = self.layout
         out = rows & self.nested_clear
         for run in runs:
             out[:, run.dst[0]] |= _bits(rows, run.src, run.width) << np.uint64(run.dst[1])
         # the references, where they lie in the moved slots, moved already: rename their values
-        values = Values(len(out), field_leaf(layout, out))
-        live = dict(zip(group.references, group.live, strict=False))
+        live = dict(zip(self.nested_live_names, self.nested_live(out), strict=True))
         renamed = []
         for name, mapping in maps:
-            col = values.ints(self._var(name))
+            col = layout.column(out, name)
             new = col
             for old, value in mapping.items():
                 if old != value:
                     new = np.where(col == old, value, new)
-            expr = live.get(name)
-            if expr is not None:
-                new = np.where(values.mask(expr), new, col)
+            if name in live:
+                new = np.where(live[name], new, col)
             renamed.append((name, new.astype(np.int64)))
         self._clear_rows(out, [name for name, _ in renamed])
         for name, new in renamed:
@@ -388,9 +397,6 @@ class Symmetry:
             w, off = self.layout.place[name]
             target[w] &= ~np.uint64(((1 << self.layout.schema[name].width) - 1) << off)
 
-    def _var(self, name: str) -> Expr:
-        return self.layout.schema.var(name)
-
     def _clear_rows(self, rows: Words, names: Sequence[str]) -> None:
         mask = np.full(self.layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
         self._clear(mask, names)
@@ -423,10 +429,8 @@ class Symmetry:
         blocks = ([_ints(rows, runs[0].dst, self.frame_width) for runs in self.frame_runs]
                   if fr is not None else [])
         live: dict[str, Array] = {}
-        if nodes is not None and any(e is not None for e in nodes.live):
-            values = Values(len(rows), field_leaf(layout, rows))
-            live = {name: values.mask(e) for name, e in zip(nodes.references, nodes.live, strict=False)
-                    if e is not None}
+        if self.node_live_names:
+            live = dict(zip(self.node_live_names, self.node_live(rows), strict=True))
         return _Decoded(cols, blocks, live)
 
     def _node_counts(self, dec: _Decoded, n: int) -> dict[str, Array]:
@@ -660,7 +664,4 @@ class Symmetry:
 
     def precondition_fails(self, rows: Words) -> bool:
         """Whether a vouched group's precondition is false in some row."""
-        if not self.preconditions:
-            return False
-        values = Values(len(rows), field_leaf(self.layout, rows))
-        return any(not values.mask(p).all() for p in self.preconditions)
+        return any(not holds.all() for holds in self.preconditions(rows))

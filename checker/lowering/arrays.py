@@ -3,8 +3,9 @@
 The explicit engine evaluates every guard, update and property over a BFS level as arrays:
 booleans as ``bool`` arrays, integers as ``int16`` arrays (every field range and literal of the
 model is tiny), literals as NumPy scalars that broadcast.  Each node of the hash-consed
-expression DAG is computed once per batch; a batch that is a subset of another (the states an
-action is enabled in) gathers the values its parent already computed instead of recomputing them.
+expression DAG is computed once per batch, by a :class:`Program` compiled once per system; a
+batch that is a subset of another (the states an action is enabled in) gathers the values its
+parent already computed instead of recomputing them.
 States are rows of 64-bit words; :class:`Layout` places every field inside one word.
 """
 
@@ -120,7 +121,7 @@ def _add(args: list[Any]) -> Any:
 
 
 #: One handler per operator of the expression language (``const``, ``var`` and ``next`` are
-#: leaves and handled by :class:`Values` itself).
+#: leaves and handled by :class:`Program` itself).
 HANDLERS: dict[str, Callable[[list[Any]], Any]] = {
     "not": lambda a: np.logical_not(a[0]),
     "and": _and,
@@ -136,104 +137,135 @@ LEAVES = ("const", "var", "next")
 assert set(HANDLERS) | set(LEAVES) == set(OPS), "every operator needs an array handler"
 
 
-class Values:
-    """Values of expressions over one batch of ``n`` states, each node computed once.
+#: The bit of a run's ``wanted`` mask that every run sets: roots needed whatever is open.
+ALWAYS = 1
 
-    ``leaf(op, name)`` gives a field column (``var``: before the step, ``next``: after it).
-    With a ``parent`` and an ``index``, this batch is ``parent``'s states at ``index``: nodes
-    the parent has computed are gathered rather than recomputed.
+
+class Program:
+    """Expressions compiled for whole batches of states: their nodes in evaluation order, each
+    node of the hash-consed DAG once, constant subexpressions folded when compiled.
+
+    Each root comes with the bits of a ``wanted`` mask that need it (``ALWAYS``, or an
+    obligation's bit), so a run skips what only settled obligations need.  ``inherit`` maps
+    nodes to the slots of a parent program run over a superset of the batch (the states an
+    action is enabled in are a subset of a level): a run gathers their values instead of
+    recomputing them.  Compiling once and running a flat list per batch keeps the per-node cost
+    to one array operation, which is what small BFS levels are made of.
     """
 
-    def __init__(self, n: int, leaf: Callable[[str, str], Array],
-                 parent: Values | None = None, index: Array | None = None,
-                 orders: dict[int, list[Expr]] | None = None) -> None:
-        self.n = n
-        self.leaf = leaf
-        self.parent = parent
-        self.index = index
-        self.memo: dict[int, Any] = {}
-        self.orders: dict[int, list[Expr]] = (
-            orders if orders is not None else parent.orders if parent is not None else {})
+    def __init__(self, roots: Sequence[tuple[Expr, int]],
+                 inherit: Mapping[int, int] | None = None) -> None:
+        inherit = inherit or {}
+        self.nodes: list[Expr] = []  # keeps every node alive while its id is a key here
+        self.slot: dict[int, int] = {}
+        self.bits: list[int] = []  # per slot, the bits of ``wanted`` that compute it
+        need: dict[int, int] = {}
+        constant: dict[int, Any] = {}
+        for root, bits in roots:
+            self._mark(root, bits, need, constant, inherit)
+        self.template: list[Any] = []
+        self.gathers: list[tuple[int, int, int]] = []
+        self.leaves: list[tuple[int, str, str, int]] = []
+        self.code: list[tuple[int, Callable[[list[Any]], Any], tuple[int, ...], int]] = []
+        for root, _ in roots:
+            self._emit(root, need, constant, inherit)
 
-    def _order(self, root: Expr) -> list[Expr]:
-        """The nodes below ``root``, children first (computed once per root, then cached)."""
-        found = self.orders.get(id(root))
-        if found is None:
-            found, seen = [], set()
-            stack: list[tuple[Expr, bool]] = [(root, False)]
-            while stack:
-                node, ready = stack.pop()
-                if ready:
-                    found.append(node)
-                elif id(node) not in seen:
-                    seen.add(id(node))
-                    stack.append((node, True))
-                    stack.extend((a, False) for a in node.args)
-            self.orders[id(root)] = found
-        return found
+    @staticmethod
+    def _mark(root: Expr, bits: int, need: dict[int, int], constant: dict[int, Any],
+              inherit: Mapping[int, int]) -> None:
+        """Add ``bits`` to the need of every node ``root`` reads (stopping at constants and
+        inherited nodes), and fold the constant ones."""
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            key = id(node)
+            if need.get(key, 0) & bits == bits:
+                continue
+            need[key] = need.get(key, 0) | bits
+            if key in inherit or _folded(node, constant) is not _VARIES:
+                continue
+            stack.extend(node.args)
 
-    def __call__(self, root: Expr) -> Any:
-        """The value of ``root``: an array of length n, or a NumPy scalar if it is constant."""
-        memo = self.memo
-        if id(root) in memo:
-            return memo[id(root)]
-        if self.parent is None:
-            for node in self._order(root):
-                if id(node) not in memo:
-                    memo[id(node)] = self._compute(node)
-            return memo[id(root)]
-        # A subset: look at a node before its children, so that what the parent computed is
-        # gathered whole instead of rebuilt from its parts.
+    def _emit(self, root: Expr, need: dict[int, int], constant: dict[int, Any],
+              inherit: Mapping[int, int]) -> None:
         stack: list[tuple[Expr, bool]] = [(root, False)]
         while stack:
             node, ready = stack.pop()
             key = id(node)
-            if key in memo:
+            if key in self.slot:
                 continue
-            if ready:
-                memo[key] = self._compute(node)
-                continue
-            inherited = self._inherited(node)
-            if inherited is not None:
-                memo[key] = inherited
-            elif not node.args:
-                memo[key] = self._compute(node)
-            else:
+            value = constant.get(key, _VARIES)
+            if not ready and value is _VARIES and key not in inherit and node.args:
                 stack.append((node, True))
-                stack.extend((a, False) for a in node.args if id(a) not in memo)
-        return memo[id(root)]
+                stack.extend((a, False) for a in reversed(node.args) if id(a) not in self.slot)
+                continue
+            slot = self.slot[key] = len(self.template)
+            self.nodes.append(node)
+            self.bits.append(need[key])
+            self.template.append(None if value is _VARIES else value)
+            if value is not _VARIES:
+                continue
+            if key in inherit:
+                self.gathers.append((slot, inherit[key], need[key]))
+            elif node.op in LEAVES:
+                self.leaves.append((slot, node.op, str(node.payload), need[key]))
+            else:
+                self.code.append((slot, HANDLERS[node.op],
+                                  tuple(self.slot[id(a)] for a in node.args), need[key]))
 
-    def _compute(self, node: Expr) -> Any:
-        if node.op == "const":
-            return _lit(node)
-        if node.op in LEAVES:
-            return self.leaf(node.op, str(node.payload))
-        return HANDLERS[node.op]([self.memo[id(a)] for a in node.args])
+    def always(self) -> dict[int, int]:
+        """The nodes every run computes as arrays: what a program over a subset can inherit."""
+        return {key: slot for key, slot in self.slot.items()
+                if self.bits[slot] & ALWAYS and self.template[slot] is None}
 
-    def _inherited(self, node: Expr) -> Any | None:
-        parent = self.parent
-        if parent is None or node.op == "next":
-            return None
-        value = parent.memo.get(id(node))
-        if value is None:
-            return None
-        if isinstance(value, np.ndarray):
-            return value[self.index]
+    def index(self, root: Expr) -> int:
+        """Where a run leaves the value of ``root``."""
+        return self.slot[id(root)]
+
+    def run(self, leaf: Callable[[str, str], Array], wanted: int = ALWAYS,
+            parent: list[Any] | None = None, rows: Array | None = None) -> list[Any]:
+        """The value of every node this program computes (an array per state, or a NumPy scalar
+        for a constant), for the roots whose bits meet ``wanted``.  ``leaf(op, name)`` reads a
+        field; ``parent`` is a run of the inheriting program, and ``rows`` this batch's indices
+        into it."""
+        slots = self.template.copy()
+        if parent is not None:
+            for slot, src, bits in self.gathers:
+                if bits & wanted:
+                    slots[slot] = parent[src][rows]
+        for slot, op, name, bits in self.leaves:
+            if bits & wanted:
+                slots[slot] = leaf(op, name)
+        for slot, handler, args, bits in self.code:
+            if bits & wanted:
+                slots[slot] = handler([slots[a] for a in args])
+        return slots
+
+
+_VARIES = object()
+
+
+def _folded(node: Expr, constant: dict[int, Any]) -> Any:
+    """The value of ``node`` if it reads no field (memoised in ``constant``), else ``_VARIES``."""
+    key = id(node)
+    if key in constant:
+        return constant[key]
+    if node.op == "const":
+        value = _lit(node)
+    elif node.op in LEAVES:
+        value = _VARIES
+    else:
+        args = [_folded(a, constant) for a in node.args]
+        value = _VARIES if any(a is _VARIES for a in args) else HANDLERS[node.op](args)
+    constant[key] = value
+    return value
+
+
+def full(value: Any, n: int) -> Array:
+    """A value a run left (an array, or a scalar for a constant) as an array of length ``n``."""
+    if isinstance(value, np.ndarray):
         return value
-
-    def mask(self, e: Expr) -> Array:
-        """A boolean expression as a full-length array."""
-        value = self(e)
-        if isinstance(value, np.ndarray):
-            return value
-        return np.full(self.n, bool(value))
-
-    def ints(self, e: Expr) -> Array:
-        """An integer (or boolean) expression as a full-length array."""
-        value = self(e)
-        if isinstance(value, np.ndarray):
-            return value
-        return np.full(self.n, value)
+    return np.full(n, value)
 
 
 def field_leaf(layout: Layout, batch: Words,
@@ -250,3 +282,17 @@ def field_leaf(layout: Layout, batch: Words,
         return cache[name]
 
     return leaf
+
+
+class Evaluator:
+    """Expressions over ``var`` fields, compiled once and evaluated over any batch of rows as
+    full-length arrays, in order."""
+
+    def __init__(self, layout: Layout, exprs: Sequence[Expr]) -> None:
+        self.layout = layout
+        self.program = Program([(e, ALWAYS) for e in exprs])
+        self.slots = [self.program.index(e) for e in exprs]
+
+    def __call__(self, rows: Words) -> list[Array]:
+        values = self.program.run(field_leaf(self.layout, rows))
+        return [full(values[slot], len(rows)) for slot in self.slots]
