@@ -50,6 +50,10 @@ Progress = Callable[[int, int, int, int, float], None]
 #: States expanded at once; bounds the memory of one batch of successors.
 CHUNK = 1 << 19
 
+#: The BFS levels are kept for trace rebuilding while they hold at most this many states in
+#: all; beyond that a trace searches the levels up to its depth again.
+KEEP_LEVELS = 1 << 21
+
 
 @dataclass
 class _Update:
@@ -259,6 +263,8 @@ class _Search:
         self.chunk: Words = np.empty((0, self.machine.layout.words), dtype=np.uint64)
         self.concrete = 0
         self.trace_levels: list[Words] = []
+        self.kept: list[Words] | None = []
+        self.kept_rows = 0
         self.trace_seen = Visited(self.machine.layout.words)
 
     # Bookkeeping --------------------------------------------------------------------------------
@@ -336,6 +342,9 @@ class _Search:
             if sym.exact:
                 self.concrete += int(sym.orbit_sizes(level).sum())
         self.visited.add(level)
+        if self.kept is not None:
+            self.kept_rows += len(level)
+            self.kept = self.kept + [level] if self.kept_rows <= KEEP_LEVELS else None
 
     def _check_states(self, level: _Level) -> None:
         first, situations = self.machine.state_checks(level)
@@ -406,7 +415,10 @@ class _Search:
         return self._concrete(target, chain, mask)
 
     def _levels(self, depth: int) -> list[Words]:
-        """The stored BFS levels 0..depth, searched again (and kept for the next trace)."""
+        """The stored BFS levels 0..depth: those the search kept, else searched again (and
+        kept for the next trace)."""
+        if self.kept is not None and len(self.kept) > depth:
+            return self.kept
         levels = self.trace_levels
         if not levels:
             levels.append(sort_unique(self.canonical(self.initial)))
