@@ -103,6 +103,9 @@ FORMATS = ("text", "json", "itf", "sarif", "junit", "html")
               help="Seed of the randomised parts of pdr and kind (Spacer restarts, Houdini runs).")
 @click.option("--jobs", "-j", type=int, default=1, show_default=True,
               help="Check variants in this many parallel processes (same results for any N).")
+@click.option("--threads", type=int, default=None, metavar="N",
+              help="Threads of one explicit search (default: the CPUs this process may use, shared "
+                   "among --jobs; same results for any N).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(), default=None,
               help="Write the report here ('-': stdout, the default; itf: a directory, one file per "
@@ -117,7 +120,8 @@ def verify(variants: Sequence[str], kernels: Sequence[str], properties: Sequence
            processes: int,
            pages: int, nodes: int, areas: str | None, depth: int, max_states: int,
            timeout: float | None,
-           max_memory: float | None, seed: int, jobs: int, fmt: str, output: str | None, no_traces: bool,
+           max_memory: float | None, seed: int, jobs: int, threads: int | None, fmt: str,
+           output: str | None, no_traces: bool,
            show_invariant: bool, no_symmetry: bool, baseline: str | None) -> None:
     """Check variants against properties and compare with each variant's expectations."""
     inst = Instance(processes=processes, pages=pages, nodes=nodes,
@@ -136,12 +140,15 @@ def verify(variants: Sequence[str], kernels: Sequence[str], properties: Sequence
         raise UsageProblemError("--depth must be 0 or more")
     if jobs < 1:
         raise UsageProblemError("--jobs must be at least 1")
+    if threads is not None and threads < 1:
+        raise UsageProblemError("--threads must be at least 1")
     if fmt == "itf" and output in (None, "-"):
         raise UsageProblemError("--format itf writes one file per trace: give a directory with --output")
     destination = _destination(output, folder=fmt == "itf")
     earlier = _baseline(baseline)
     limits = Limits(max_states=max_states, timeout=timeout, max_memory_mb=max_memory, depth=depth,
-                    seed=seed, symmetry=not no_symmetry)
+                    seed=seed, symmetry=not no_symmetry,
+                    threads=threads or max(1, len(os.sched_getaffinity(0)) // jobs))
     plan = [Check(v, props, engine, pass_inst, limits) for pass_inst, pass_props in passes
             for v in chosen_variants
             if (props := tuple(p for p in pass_props if p.area in v.areas))]

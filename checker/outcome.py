@@ -38,7 +38,7 @@ DEFAULT_DEPTH = 20
 class Limits:
     """Resource limits shared by the engines: states, seconds, memory, unrolling depth; the
     seed of the randomised parts (Spacer's restarts, Houdini's simulation runs); and whether
-    the explicit search may reduce by symmetry."""
+    the explicit search may reduce by symmetry, and how many threads it may use."""
 
     max_states: int | None = None
     timeout: float | None = None
@@ -46,6 +46,7 @@ class Limits:
     depth: int = DEFAULT_DEPTH
     seed: int = 0
     symmetry: bool = True
+    threads: int = 1
 
 
 class Deadline:

@@ -98,3 +98,28 @@ def test_progress_is_reported_per_level() -> None:
     depths = [d for _, _, d, _ in seen]
     assert depths == sorted(depths) and depths[-1] == 10
     assert seen[-1][0] == 20 and seen[-1][1] == 38
+
+
+@pytest.mark.parametrize(("variant", "verdicts"), [("linux-4.0-rc1", {"violated", "holds"}),
+                                                   ("linux-6.2", {"holds"})])
+def test_chunks_and_threads_change_no_result(variant: str, verdicts: set[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cutting every level into many chunks, expanded three at a time, gives the same verdicts,
+    state counts and traces (state for state) as one chunk per level."""
+    from numacheck.checker.engines import explicit
+    from numacheck.model.instance import Instance
+    from numacheck.model.variant import build
+    from numacheck.model.variants import BUILTIN
+    from numacheck.properties import BUILTIN as PROPERTIES
+
+    inst = Instance(processes=2, pages=1, nodes=1)
+    ts = build(BUILTIN[variant], inst)
+    obligations = [PROPERTIES[p].instantiate(ts, inst) for p in
+                   ("numa-restore-keeps-write", "numa-grouping-matches-write", "write-requires-exclusive")]
+    whole = explore(ts, obligations, Limits(threads=1))
+    monkeypatch.setattr(explicit, "CHUNK", 7)
+    monkeypatch.setattr(explicit, "SHARED", 2)
+    cut = explore(ts, obligations, Limits(threads=3))
+    assert [(o.verdict, o.stats.states, o.path) for o in cut] == \
+        [(o.verdict, o.stats.states, o.path) for o in whole]
+    assert {o.verdict for o in whole} == verdicts  # both kinds of result are compared

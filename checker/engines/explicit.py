@@ -19,9 +19,12 @@ not settled by then is ``unknown``, never ``holds``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -49,6 +52,9 @@ Progress = Callable[[int, int, int, int, float], None]
 
 #: States expanded at once; bounds the memory of one batch of successors.
 CHUNK = 1 << 19
+
+#: A level of at least this many states is shared among the threads of a search.
+SHARED = 1 << 16
 
 #: The BFS levels are kept for trace rebuilding while they hold at most this many states in
 #: all; beyond that a trace searches the levels up to its depth again.
@@ -94,6 +100,20 @@ class _Level:
     batch: Words
     slots: list[object]
     wanted: int
+
+
+@dataclass
+class _Found:
+    """What expanding one chunk of a level found: per obligation the first state violating its
+    invariant (index in the level) and the first violating step (action, source index in the
+    level, successor), the situations reached, the steps fired per action, and the new
+    successors (canonical, sorted, unique)."""
+
+    states: dict[int, int]
+    steps: dict[int, tuple[int, int, Words]]
+    situations: int
+    fired: list[tuple[int, int]]
+    successors: Words
 
 
 def _bit(j: int) -> int:
@@ -170,13 +190,12 @@ class _Machine:
 
     def expand(self, level: _Level,
                on_check: Callable[[int, int, int, Words, int, int], None] | None = None,
-               count: bool = True) -> list[_Step]:
+               ) -> list[_Step]:
         """The successors of every state of ``level`` by every enabled action.
 
         With ``on_check``, the step checks and situations of the obligations open when
         ``level`` was evaluated are reported through ``on_check(action, first violating source
-        or -1, violated mask, rows, index into rows, situations mask)``.  ``count`` adds the
-        steps to the transition counts (not when a trace is being rebuilt).
+        or -1, violated mask, rows, index into rows, situations mask)``.
         """
         layout, batch, n = self.layout, level.batch, len(level.batch)
         wanted = level.wanted if on_check is not None else ALWAYS
@@ -185,8 +204,6 @@ class _Machine:
             source = np.flatnonzero(full(level.slots[plan.guard], n))
             if len(source) == 0:
                 continue
-            if count:
-                self.fired[plan.index] += len(source)
             rows = batch[source]
             slots = plan.program.run(field_leaf(layout, rows), wanted, level.slots, source)
             succ = (rows & plan.keep) | plan.fixed
@@ -260,7 +277,7 @@ class _Search:
         self.start = time.monotonic()
         self.depth = 0
         self.stop_reason = ""
-        self.chunk: Words = np.empty((0, self.machine.layout.words), dtype=np.uint64)
+        self.threads = max(1, limits.threads)
         self.concrete = 0
         self.trace_levels: list[Words] = []
         self.kept: list[Words] | None = []
@@ -299,38 +316,97 @@ class _Search:
         self.initial = layout.rows(self.machine.ts.initial_states())
         level = sort_unique(self.canonical(self.initial))
         self._store(level, 0)
-        while len(level) and self.open_mask:
-            pending: list[Words] = []
-            for start in range(0, len(level), CHUNK):
-                chunk = self.chunk = level[start:start + CHUNK]
-                evaluated = self.machine.evaluate(chunk, self.open_mask)
-                self._check_states(evaluated)
-                if not self.open_mask:
+        with ThreadPoolExecutor(self.threads) if self.threads > 1 else contextlib.nullcontext() as pool:
+            while len(level) and self.open_mask:
+                pending = self._level(level, pool)
+                if self.stop_reason or not self.open_mask:
                     break
-                steps = self.machine.expand(evaluated, self._on_step)
-                if not self.open_mask:
-                    break
-                if steps:
-                    succ = self.visited.new(sort_unique(np.concatenate([s.rows for s in steps])))
-                    if self.symmetry is not None:  # (a stored state is canonical already)
-                        succ = self.visited.new(sort_unique(self.symmetry.canonical(succ)))
-                    pending.append(succ)
-                queued = sum(len(p) for p in pending)
-                if self._limited(queued, len(level) - start - len(chunk)):
-                    break
-            if self.stop_reason or not self.open_mask:
-                break
-            if len(pending) == 1:
-                level = pending[0]  # already sorted, unique and new
-            else:
-                level = sort_unique(np.concatenate(pending)) if pending else level[:0]
-            if len(level):
-                self.depth += 1
-                self._store(level, self.depth)
+                if len(pending) == 1:
+                    level = pending[0]  # already sorted, unique and new
+                else:
+                    level = sort_unique(np.concatenate(pending)) if pending else level[:0]
+                if len(level):
+                    self.depth += 1
+                    self._store(level, self.depth)
         final = self.stats(self.depth)
         if self.progress is not None:
             self.progress(final.states, final.transitions, final.depth, 0, final.seconds)
         return self._outcomes(final)
+
+    def _chunks(self, level: Words) -> list[tuple[int, Words]]:
+        """The level cut into chunks (with their offsets): at most ``CHUNK`` states each, and
+        at least one per thread when the level is large enough to share."""
+        pieces = -(-len(level) // CHUNK)
+        if self.threads > 1 and len(level) >= SHARED:
+            pieces = max(pieces, self.threads)
+        size = -(-len(level) // pieces)
+        return [(start, level[start:start + size]) for start in range(0, len(level), size)]
+
+    def _level(self, level: Words, pool: ThreadPoolExecutor | None) -> list[Words]:
+        """Expand one level: its new successors (sorted runs), with the level's violations
+        settled.  Chunks are expanded ``threads`` at a time; which violation an obligation
+        gets does not depend on the chunks (the lowest state for an invariant, the lowest
+        action then state for a step), so neither does the result."""
+        chunks = self._chunks(level)
+        open_mask = self.open_mask
+        found: list[_Found] = []
+        for first in range(0, len(chunks), self.threads):
+            batch = chunks[first:first + self.threads]
+            done = (list(pool.map(lambda c: self._expand(c[0], c[1], open_mask), batch))
+                    if pool is not None and len(batch) > 1
+                    else [self._expand(offset, chunk, open_mask) for offset, chunk in batch])
+            found += done
+            for f in done:
+                self.reached |= f.situations
+                for action, n in f.fired:
+                    self.machine.fired[action] += n
+            queued = sum(len(f.successors) for f in found)
+            left = len(level) - (batch[-1][0] + len(batch[-1][1]))
+            if self._limited(queued, left):
+                return []
+        self._settle_level(level, found)
+        return [f.successors for f in found if len(f.successors)]
+
+    def _expand(self, offset: int, chunk: Words, open_mask: int) -> _Found:
+        """One chunk's new successors (canonical, sorted, unique), its fired counts, and its
+        first violations; safe to run in a thread beside other chunks."""
+        machine = self.machine
+        evaluated = machine.evaluate(chunk, open_mask)
+        first, situations = machine.state_checks(evaluated)
+        out = _Found({j: offset + row for j, row in first.items()}, {}, situations, [], chunk[:0])
+
+        def seen(action: int, source: int, violated: int, rows: Words, at: int, sits: int) -> None:
+            out.situations |= sits
+            for j in range(len(self.obligations)):
+                if violated >> j & 1:
+                    key = (action, offset + source)
+                    if j not in out.steps or key < out.steps[j][:2]:
+                        out.steps[j] = (*key, rows[at].copy())
+
+        steps = machine.expand(evaluated, seen)
+        out.fired = [(s.action, len(s.source)) for s in steps]
+        if steps:
+            succ = self.visited.new(sort_unique(np.concatenate([s.rows for s in steps])))
+            if self.symmetry is not None:  # (a stored state is canonical already)
+                succ = self.visited.new(sort_unique(self.symmetry.canonical(succ)))
+            out.successors = succ
+        return out
+
+    def _settle_level(self, level: Words, found: list[_Found]) -> None:
+        """Settle each open obligation violated in ``level``: by a state (an invariant), which
+        gives the shorter trace, else by a step."""
+        depth = self.depth
+        for j in range(len(self.obligations)):
+            rows = [f.states[j] for f in found if j in f.states]
+            if rows and self.open_mask >> j & 1:
+                row = level[min(rows)]
+                self.settle(1 << j, partial(self.path_to, row, depth, 1 << j))
+        for j in range(len(self.obligations)):
+            steps = [f.steps[j] for f in found if j in f.steps]
+            if steps and self.open_mask >> j & 1:
+                action, source, succ = min(steps, key=lambda s: s[:2])
+                pre = level[source]
+                self.settle(1 << j, partial(self.path_to, pre, depth, 1 << j, last=(action, succ)))
 
     def _store(self, level: Words, depth: int) -> None:
         sym = self.symmetry
@@ -344,24 +420,7 @@ class _Search:
         self.visited.add(level)
         if self.kept is not None:
             self.kept_rows += len(level)
-            self.kept = self.kept + [level] if self.kept_rows <= KEEP_LEVELS else None
-
-    def _check_states(self, level: _Level) -> None:
-        first, situations = self.machine.state_checks(level)
-        self.reached |= situations
-        for j, row in first.items():
-            self._settle_state(1 << j, level.batch[row])
-
-    def _settle_state(self, mask: int, row: Words) -> None:
-        self.settle(mask, lambda: self.path_to(row, self.depth, mask))
-
-    def _on_step(self, action: int, source: int, violated: int, rows: Words, at: int,
-                 situations: int) -> None:
-        self.reached |= situations
-        todo = violated & self.open_mask
-        if todo:
-            pre = self.chunk[source]
-            self.settle(todo, lambda: self.path_to(pre, self.depth, todo, last=(action, rows[at])))
+            self.kept = [*self.kept, level] if self.kept_rows <= KEEP_LEVELS else None
 
     def _limited(self, queued: int, left: int) -> bool:
         elapsed = time.monotonic() - self.start
@@ -425,7 +484,7 @@ class _Search:
             self.trace_seen = Visited(self.machine.layout.words)
             self.trace_seen.add(levels[0])
         while len(levels) <= depth:
-            steps = self.machine.expand(self.machine.evaluate(levels[-1]), count=False)
+            steps = self.machine.expand(self.machine.evaluate(levels[-1]))
             if not steps:
                 raise AssertionError("a trace is deeper than the state space")
             succ = sort_unique(np.concatenate([s.rows for s in steps]))
@@ -437,7 +496,7 @@ class _Search:
     def _successors(self, states: Words) -> tuple[list[_Step], Array, Words]:
         """Every step from ``states`` in the engine's fixed order (action, then source), with
         each step's action and the canonical forms of all successors, computed at once."""
-        steps = self.machine.expand(self.machine.evaluate(states), count=False)
+        steps = self.machine.expand(self.machine.evaluate(states))
         if not steps:
             return steps, np.empty(0, dtype=np.int64), states[:0]
         actions = np.concatenate([np.full(len(s.rows), s.action) for s in steps])
@@ -493,7 +552,7 @@ class _Search:
             if a == action and violated and np.all(rows[at] == row[0]):
                 hit.append(a)
 
-        self.machine.expand(self.machine.evaluate(state, mask), seen, count=False)
+        self.machine.expand(self.machine.evaluate(state, mask), seen)
         return bool(hit)
 
 

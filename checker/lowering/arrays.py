@@ -108,31 +108,22 @@ def _lit(e: Expr) -> Any:
     return INT(value)
 
 
-def _and(args: list[Any]) -> Any:
-    return reduce(np.logical_and, args)
-
-
-def _or(args: list[Any]) -> Any:
-    return reduce(np.logical_or, args)
-
-
-def _add(args: list[Any]) -> Any:
-    return reduce(np.add, args)
-
-
-#: One handler per operator of the expression language (``const``, ``var`` and ``next`` are
-#: leaves and handled by :class:`Program` itself).
-HANDLERS: dict[str, Callable[[list[Any]], Any]] = {
-    "not": lambda a: np.logical_not(a[0]),
-    "and": _and,
-    "or": _or,
-    "ite": lambda a: np.where(a[0], a[1], a[2]),
-    "eq": lambda a: np.equal(a[0], a[1]),
-    "lt": lambda a: np.less(a[0], a[1]),
-    "le": lambda a: np.less_equal(a[0], a[1]),
-    "add": _add,
-    "sub": lambda a: np.subtract(a[0], a[1]),
+#: One handler per operator of the expression language, a NumPy function of the operator's
+#: arguments (``const``, ``var`` and ``next`` are leaves and handled by :class:`Program`
+#: itself).  The operators in ``NARY`` take any number of arguments: their handler is applied
+#: pairwise, left to right.
+HANDLERS: dict[str, Callable[..., Any]] = {
+    "not": np.logical_not,
+    "and": np.logical_and,
+    "or": np.logical_or,
+    "ite": np.where,
+    "eq": np.equal,
+    "lt": np.less,
+    "le": np.less_equal,
+    "add": np.add,
+    "sub": np.subtract,
 }
+NARY = ("and", "or", "add")
 LEAVES = ("const", "var", "next")
 assert set(HANDLERS) | set(LEAVES) == set(OPS), "every operator needs an array handler"
 
@@ -166,7 +157,7 @@ class Program:
         self.template: list[Any] = []
         self.gathers: list[tuple[int, int, int]] = []
         self.leaves: list[tuple[int, str, str, int]] = []
-        self.code: list[tuple[int, Callable[[list[Any]], Any], tuple[int, ...], int]] = []
+        self.code: list[tuple[int, Callable[..., Any], int, int, int, int]] = []
         for root, _ in roots:
             self._emit(root, need, constant, inherit)
 
@@ -210,8 +201,25 @@ class Program:
             elif node.op in LEAVES:
                 self.leaves.append((slot, node.op, str(node.payload), need[key]))
             else:
-                self.code.append((slot, HANDLERS[node.op],
-                                  tuple(self.slot[id(a)] for a in node.args), need[key]))
+                self._instructions(slot, node, need[key])
+
+    def _instructions(self, slot: int, node: Expr, bits: int) -> None:
+        """The instructions computing ``node`` into ``slot``: one per handler call, an n-ary
+        operator's pairwise calls through temporary slots."""
+        handler = HANDLERS[node.op]
+        args = [self.slot[id(a)] for a in node.args]
+        if node.op in NARY:
+            while len(args) > 2:
+                temp = len(self.template)
+                self.template.append(None)
+                self.bits.append(bits)
+                self.code.append((temp, handler, args[0], args[1], -1, bits))
+                args = [temp, *args[2:]]
+            if len(args) == 1:  # a one-argument and/or/add is its argument
+                self.code.append((slot, _same, args[0], -1, -1, bits))
+                return
+        a, b, c = (*args, -1, -1)[:3]
+        self.code.append((slot, handler, a, b, c, bits))
 
     def always(self) -> dict[int, int]:
         """The nodes every run computes as arrays: what a program over a subset can inherit."""
@@ -236,9 +244,10 @@ class Program:
         for slot, op, name, bits in self.leaves:
             if bits & wanted:
                 slots[slot] = leaf(op, name)
-        for slot, handler, args, bits in self.code:
+        for slot, handler, a, b, c, bits in self.code:
             if bits & wanted:
-                slots[slot] = handler([slots[a] for a in args])
+                slots[slot] = (handler(slots[a]) if b < 0 else handler(slots[a], slots[b]) if c < 0
+                               else handler(slots[a], slots[b], slots[c]))
         return slots
 
 
@@ -256,8 +265,13 @@ def _folded(node: Expr, constant: dict[int, Any]) -> Any:
         value = _VARIES
     else:
         args = [_folded(a, constant) for a in node.args]
-        value = _VARIES if any(a is _VARIES for a in args) else HANDLERS[node.op](args)
+        value = (_VARIES if any(a is _VARIES for a in args)
+                 else reduce(HANDLERS[node.op], args) if node.op in NARY else HANDLERS[node.op](*args))
     constant[key] = value
+    return value
+
+
+def _same(value: Any) -> Any:
     return value
 
 
