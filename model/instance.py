@@ -8,6 +8,7 @@ every PTE to map a private page of its own, so an allocation can always succeed.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from numacheck.model.expr import ModelError
@@ -224,8 +225,9 @@ def _gup_fields(inst: Instance, p: int) -> list[Field]:
     return out
 
 
+@functools.cache
 def schema(inst: Instance) -> Schema:
-    """The state schema of the PTE model for ``inst``.
+    """The state schema of the PTE model for ``inst`` (built once per instance).
 
     Every field is named the kernel's way, ``<object>.<field>`` (``p0.pte[0]._PAGE_RW``,
     ``p1.vma.VM_WRITE``, ``anon0.PageAnonExclusive``), and that one spelling is used by every

@@ -105,7 +105,8 @@ def test_progress_is_reported_per_level() -> None:
 def test_chunks_and_threads_change_no_result(variant: str, verdicts: set[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Cutting every level into many chunks, expanded three at a time, gives the same verdicts,
-    state counts and traces (state for state) as one chunk per level."""
+    state counts and traces (state for state) as one chunk per level; so does evaluating
+    every batch action by action (over the states each is enabled in) rather than whole."""
     from numacheck.checker.engines import explicit
     from numacheck.model.instance import Instance
     from numacheck.model.variant import build
@@ -116,10 +117,13 @@ def test_chunks_and_threads_change_no_result(variant: str, verdicts: set[str],
     ts = build(BUILTIN[variant], inst)
     obligations = [PROPERTIES[p].instantiate(ts, inst) for p in
                    ("numa-restore-keeps-write", "numa-grouping-matches-write", "write-requires-exclusive")]
-    whole = explore(ts, obligations, Limits(threads=1))
-    monkeypatch.setattr(explicit, "CHUNK", 7)
-    monkeypatch.setattr(explicit, "SHARED", 2)
-    cut = explore(ts, obligations, Limits(threads=3))
-    assert [(o.verdict, o.stats.states, o.path) for o in cut] == \
-        [(o.verdict, o.stats.states, o.path) for o in whole]
-    assert {o.verdict for o in whole} == verdicts  # both kinds of result are compared
+    def results(threads: int = 1, **constants: int) -> list[tuple[object, ...]]:
+        for name, value in constants.items():
+            monkeypatch.setattr(explicit, name, value)
+        outcomes = explore(ts, obligations, Limits(threads=threads))
+        return [(o.verdict, o.stats.states, o.stats.transitions, o.path) for o in outcomes]
+
+    whole = results(WHOLE=1 << 30)
+    assert results(WHOLE=0) == whole
+    assert results(3, WHOLE=5, CHUNK=7, SHARED=2) == whole
+    assert {o[0] for o in whole} == verdicts  # both kinds of result are compared

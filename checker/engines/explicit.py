@@ -23,13 +23,13 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
 from numacheck.checker.engines.symmetry import Symmetry
-from numacheck.checker.engines.visited import Visited, sort_unique
+from numacheck.checker.engines.visited import Visited, merge_unique, sort_unique
 from numacheck.checker.lowering.arrays import (
     ALWAYS,
     Array,
@@ -53,6 +53,13 @@ Progress = Callable[[int, int, int, int, float], None]
 #: States expanded at once; bounds the memory of one batch of successors.
 CHUNK = 1 << 19
 
+#: Trace rebuilding remembers the successors of batches of at most this many states.
+REMEMBER = 1 << 12
+
+#: A batch of at most this many states is evaluated whole (every update over every state),
+#: larger ones action by action over the states each is enabled in.
+WHOLE = 1 << 14
+
 #: A level of at least this many states is shared among the threads of a search.
 SHARED = 1 << 16
 
@@ -64,24 +71,53 @@ KEEP_LEVELS = 1 << 21
 @dataclass
 class _Update:
     name: str
-    slot: int
+    expr: Expr
     word: int
     checked: bool
 
 
 @dataclass
+class _Packing:
+    """How an action's updates within one word are packed at once: their values less each
+    field's lowest value, times ``weights`` (one power of two per field's offset), summed
+    (the fields' bits are disjoint, so the sum is their union)."""
+
+    word: int
+    slots: list[int]
+    lows: np.ndarray  # (k, 1) int16
+    weights: np.ndarray  # (k,) uint64
+
+    def bits(self, slots: list[object], n: int) -> Array:
+        values = np.stack([full(slots[k], n) for k in self.slots])
+        packed: Array = self.weights @ (values - self.lows).astype(np.uint64)
+        return packed
+
+
+@dataclass
+class _View:
+    """Where one compiled program leaves an action's values: its guard (or -1), updates (to
+    range-check), packed updates and checks (obligation, slot, whether a check or a
+    situation)."""
+
+    guard: int
+    updates: list[int]
+    packings: list[_Packing]
+    checks: list[tuple[int, int, bool]]
+
+
+@dataclass
 class _Plan:
-    """One action prepared for arrays: the bits it keeps and writes, its compiled updates and
-    checks (over the states it is enabled in)."""
+    """One action prepared for arrays: the bits it keeps and writes, its updates, and its
+    step checks (a check reads the state after the step: ``after`` substituted)."""
 
     index: int
     action: Action
-    guard: int
     keep: np.ndarray
     fixed: np.ndarray
     updates: list[_Update]
-    program: Program
-    checks: list[tuple[int, int, bool]] = field(default_factory=list)
+    checks: list[tuple[int, Expr, bool]]
+    whole: _View | None = None
+    sub: tuple[Program, _View] | None = None
 
 
 @dataclass
@@ -95,11 +131,14 @@ class _Step:
 
 @dataclass
 class _Level:
-    """A batch of states with the values the machine's level program computed over it."""
+    """A batch of states with the values a program computed over it: the machine's whole
+    program (every guard, update and check) for a small batch, its level program (guards and
+    invariants) for a large one."""
 
     batch: Words
     slots: list[object]
     wanted: int
+    whole: bool
 
 
 @dataclass
@@ -124,36 +163,38 @@ def _bit(j: int) -> int:
 class _Machine:
     """A transition system and its obligations, compiled for whole batches of states.
 
-    One program computes, over a whole batch, every guard and the invariants of the open
-    obligations; one per action computes its updates and step checks over the states it is
-    enabled in, gathering what the level program computed.
+    A small batch is evaluated by one program over all of it: every guard, update, invariant
+    and check, each shared node once.  In a large batch an action is enabled in a fraction of
+    the states, so there one program computes the guards and invariants, and one per action
+    (compiled when first needed) computes its updates and checks over the states it is
+    enabled in, gathering what the first computed.
     """
 
     def __init__(self, ts: TransitionSystem, obligations: Sequence[Obligation]) -> None:
         self.ts = ts
         self.layout = Layout(ts.schema)
         self.obligations = obligations
-        level_roots = [(a.guard, ALWAYS) for a in ts.actions]
+        self.level_roots = [(a.guard, ALWAYS) for a in ts.actions]
         for j, ob in enumerate(obligations):
-            level_roots += [(e, _bit(j)) for e in (ob.invariant, ob.sometimes) if e is not None]
-        self.level = Program(level_roots)
-        shared = self.level.always()
+            self.level_roots += [(e, _bit(j)) for e in (ob.invariant, ob.sometimes) if e is not None]
         checks: list[list[tuple[int, Expr, bool]]] = [[] for _ in ts.actions]
         for j, ob in enumerate(obligations):
             for index, check in ob.steps:
                 checks[index].append((j, check, True))
             for index, sit in ob.situation_steps:
                 checks[index].append((j, sit, False))
-        self.plans = [self._plan(i, a, checks[i], shared) for i, a in enumerate(ts.actions)]
+        self.plans = [self._plan(i, a, checks[i]) for i, a in enumerate(ts.actions)]
+        self.whole = Program([*self.level_roots, *(r for p in self.plans for r in self._roots(p))])
+        for plan in self.plans:
+            plan.whole = self._view(self.whole, plan, self.whole.index(plan.action.guard))
+        self.level: Program | None = None
         self.fired = [0] * len(ts.actions)
 
-    def _plan(self, index: int, action: Action, checks: list[tuple[int, Expr, bool]],
-              shared: dict[int, int]) -> _Plan:
+    def _plan(self, index: int, action: Action, checks: list[tuple[int, Expr, bool]]) -> _Plan:
         schema, layout = self.ts.schema, self.layout
         keep = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
         fixed = np.zeros(layout.words, dtype=np.uint64)
-        written = dict(action.updates)
-        roots: list[tuple[Expr, int]] = []
+        updates: list[_Update] = []
         for name, e in action.updates:
             f = schema[name]
             w, off = layout.place[name]
@@ -161,32 +202,55 @@ class _Machine:
             if e.op == "const":
                 value = f.check(e.payload)  # type: ignore[arg-type]
                 fixed[w] |= np.uint64((int(value) - f.lo) << off)
-            else:
-                roots.append((e, ALWAYS))
-        # A check reads the state after the step: a written field's update, else the field.
-        after = {("next", f.name): written.get(f.name, schema.var(f.name)) for f in schema.fields}
-        memo: dict[int, Expr] = {}
-        checked = [(j, substitute(e, after, memo), is_check) for j, e, is_check in checks]
-        roots += [(e, _bit(j)) for j, e, _ in checked]
-        program = Program(roots, shared)
-        updates: list[_Update] = []
-        for name, e in action.updates:
-            if e.op == "const":
                 continue
-            f = schema[name]
             wide = False
             if f.kind == "int":
                 lo, hi = interval(e, schema)
                 wide = lo < f.lo or hi > f.hi
-            updates.append(_Update(name, program.index(e), layout.place[name][0], wide))
-        return _Plan(index, action, self.level.index(action.guard), keep, fixed, updates, program,
-                     [(j, program.index(e), is_check) for j, e, is_check in checked])
+            updates.append(_Update(name, e, w, wide))
+        # A check reads the state after the step: a written field's update, else the field.
+        written = dict(action.updates)
+        after = {("next", f.name): written.get(f.name, schema.var(f.name)) for f in schema.fields}
+        memo: dict[int, Expr] = {}
+        checked = [(j, substitute(e, after, memo), is_check) for j, e, is_check in checks]
+        return _Plan(index, action, keep, fixed, updates, checked)
+
+    @staticmethod
+    def _roots(plan: _Plan) -> list[tuple[Expr, int]]:
+        return [*((u.expr, ALWAYS) for u in plan.updates), *((e, _bit(j)) for j, e, _ in plan.checks)]
+
+    def _view(self, program: Program, plan: _Plan, guard: int) -> _View:
+        schema, layout = self.ts.schema, self.layout
+        packings = []
+        for w in sorted({u.word for u in plan.updates}):
+            fields = [u for u in plan.updates if u.word == w]
+            packings.append(_Packing(
+                w, [program.index(u.expr) for u in fields],
+                np.array([[schema[u.name].lo] for u in fields], dtype=np.int16),
+                np.array([1 << layout.place[u.name][1] for u in fields], dtype=np.uint64)))
+        return _View(guard, [program.index(u.expr) for u in plan.updates], packings,
+                     [(j, program.index(e), is_check) for j, e, is_check in plan.checks])
+
+    def _level_program(self) -> Program:
+        """The guards and invariants alone, and each action's own program (compiled once, the
+        first time a large batch comes)."""
+        if self.level is None:
+            level = Program(self.level_roots)
+            shared = level.always()
+            for plan in self.plans:
+                program = Program(self._roots(plan), shared)
+                plan.sub = program, self._view(program, plan, level.index(plan.action.guard))
+            self.level = level
+        return self.level
 
     def evaluate(self, batch: Words, open_mask: int = 0) -> _Level:
-        """The level program over ``batch``, with the invariants of the obligations in
-        ``open_mask``."""
+        """The values over ``batch`` of every guard, and of the invariants of the obligations
+        in ``open_mask``; for a small batch, of everything else too."""
         wanted = ALWAYS | open_mask << 1
-        return _Level(batch, self.level.run(field_leaf(self.layout, batch), wanted), wanted)
+        leaf = field_leaf(self.layout, batch)
+        if len(batch) <= WHOLE:
+            return _Level(batch, self.whole.run(leaf, wanted), wanted, True)
+        return _Level(batch, self._level_program().run(leaf, wanted), wanted, False)
 
     def expand(self, level: _Level,
                on_check: Callable[[int, int, int, Words, int, int], None] | None = None,
@@ -201,38 +265,49 @@ class _Machine:
         wanted = level.wanted if on_check is not None else ALWAYS
         out: list[_Step] = []
         for plan in self.plans:
-            source = np.flatnonzero(full(level.slots[plan.guard], n))
+            view = plan.whole if level.whole else plan.sub[1] if plan.sub else None
+            assert view is not None
+            source = np.flatnonzero(full(level.slots[view.guard], n))
             if len(source) == 0:
                 continue
             rows = batch[source]
-            slots = plan.program.run(field_leaf(layout, rows), wanted, level.slots, source)
             succ = (rows & plan.keep) | plan.fixed
-            for u in plan.updates:
-                v = full(slots[u.slot], len(source))
+            if level.whole:
+                slots, m, pick = level.slots, n, source
+            else:
+                assert plan.sub is not None
+                slots = plan.sub[0].run(field_leaf(layout, rows), wanted, level.slots, source)
+                m, pick = len(source), None
+            for u, slot in zip(plan.updates, view.updates, strict=True):
                 if u.checked:
-                    self._range_check(plan.action, u.name, v)
-                succ[:, u.word] |= layout.word_bits(u.name, v)
-            if on_check is not None and plan.checks:
-                self._checks(plan, slots, wanted, source, succ, on_check)
+                    self._range_check(plan.action, u.name, full(slots[slot], m)[pick])
+            for pack in view.packings:
+                bits = pack.bits(slots, m)
+                succ[:, pack.word] |= bits if pick is None else bits[pick]
+            if on_check is not None and view.checks:
+                self._checks(plan.index, view, slots, m, pick, wanted, source, succ, on_check)
             out.append(_Step(plan.index, source, succ))
         return out
 
-    def _checks(self, plan: _Plan, slots: list[object], wanted: int, source: Array, succ: Words,
+    def _checks(self, action: int, view: _View, slots: list[object], m: int, pick: Array | None,
+                wanted: int, source: Array, succ: Words,
                 on_check: Callable[[int, int, int, Words, int, int], None]) -> None:
         situations = 0
-        for j, slot, is_check in plan.checks:
+        for j, slot, is_check in view.checks:
             if not wanted & _bit(j):
                 continue
-            holds = full(slots[slot], len(source))
+            holds = full(slots[slot], m)
+            if pick is not None:
+                holds = holds[pick]
             if is_check:
                 bad = np.flatnonzero(~holds)
                 if len(bad):
                     at = int(bad[0])
-                    on_check(plan.index, int(source[at]), 1 << j, succ, at, 0)
+                    on_check(action, int(source[at]), 1 << j, succ, at, 0)
             elif holds.any():
                 situations |= 1 << j
         if situations:
-            on_check(plan.index, -1, 0, succ, -1, situations)
+            on_check(action, -1, 0, succ, -1, situations)
 
     def _range_check(self, action: Action, name: str, v: Array) -> None:
         f = self.ts.schema[name]
@@ -245,17 +320,18 @@ class _Machine:
         """For the invariants evaluated with ``level``, the first violating row per obligation;
         and the mask of state situations reached in it."""
         n = len(level.batch)
+        program = self.whole if level.whole else self._level_program()
         first: dict[int, int] = {}
         situations = 0
         for j, ob in enumerate(self.obligations):
             if not level.wanted & _bit(j):
                 continue
             if ob.invariant is not None:
-                bad = np.flatnonzero(~full(level.slots[self.level.index(ob.invariant)], n))
+                bad = np.flatnonzero(~full(level.slots[program.index(ob.invariant)], n))
                 if len(bad):
                     first[j] = int(bad[0])
             if ob.sometimes is not None and full(
-                    level.slots[self.level.index(ob.sometimes)], n).any():
+                    level.slots[program.index(ob.sometimes)], n).any():
                 situations |= 1 << j
         return first, situations
 
@@ -283,6 +359,7 @@ class _Search:
         self.kept: list[Words] | None = []
         self.kept_rows = 0
         self.trace_seen = Visited(self.machine.layout.words)
+        self.remembered: dict[bytes, tuple[list[_Step], Array, Words]] = {}
 
     # Bookkeeping --------------------------------------------------------------------------------
     def stats(self, depth: int) -> Stats:
@@ -321,10 +398,7 @@ class _Search:
                 pending = self._level(level, pool)
                 if self.stop_reason or not self.open_mask:
                     break
-                if len(pending) == 1:
-                    level = pending[0]  # already sorted, unique and new
-                else:
-                    level = sort_unique(np.concatenate(pending)) if pending else level[:0]
+                level = merge_unique(pending) if pending else level[:0]  # each new already
                 if len(level):
                     self.depth += 1
                     self._store(level, self.depth)
@@ -495,12 +569,22 @@ class _Search:
 
     def _successors(self, states: Words) -> tuple[list[_Step], Array, Words]:
         """Every step from ``states`` in the engine's fixed order (action, then source), with
-        each step's action and the canonical forms of all successors, computed at once."""
+        each step's action and the canonical forms of all successors, computed at once (and
+        remembered for small batches: the traces of one search share their first levels and
+        often their first states)."""
+        key = states.tobytes() if len(states) <= REMEMBER else None
+        found = self.remembered.get(key) if key is not None else None
+        if found is not None:
+            return found
         steps = self.machine.expand(self.machine.evaluate(states))
         if not steps:
-            return steps, np.empty(0, dtype=np.int64), states[:0]
-        actions = np.concatenate([np.full(len(s.rows), s.action) for s in steps])
-        return steps, actions, self.canonical(np.concatenate([s.rows for s in steps]))
+            found = steps, np.empty(0, dtype=np.int64), states[:0]
+        else:
+            actions = np.concatenate([np.full(len(s.rows), s.action) for s in steps])
+            found = steps, actions, self.canonical(np.concatenate([s.rows for s in steps]))
+        if key is not None:
+            self.remembered[key] = found
+        return found
 
     def _predecessor(self, level: Words, target: Words) -> tuple[int, int]:
         steps, actions, forms = self._successors(level)

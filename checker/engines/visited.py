@@ -32,6 +32,21 @@ def sort_unique(rows: Words) -> Words:
     return rows[keep]
 
 
+def merge_unique(runs: list[Words]) -> Words:
+    """The rows of several sorted, unique runs, sorted, duplicates removed.  With one word a
+    stable sort merges the runs in about linear time."""
+    if len(runs) == 1:
+        return runs[0]
+    rows = np.concatenate(runs)
+    if rows.shape[1] != 1 or len(rows) == 0:
+        return sort_unique(rows)
+    keys = np.sort(rows[:, 0], kind="stable")
+    keep = np.empty(len(keys), dtype=bool)
+    keep[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+    return keys[keep].reshape(-1, 1)
+
+
 def less(a: Words, b: Words) -> np.ndarray:
     """Row-wise lexicographic ``a < b``."""
     less = np.zeros(len(a), dtype=bool)
