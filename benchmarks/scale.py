@@ -24,12 +24,14 @@ SEED = ("linux-4.0-rc1", "numa-restore-keeps-write")
 DEFAULT_INSTANCES = ("2x2x1", "3x1x2")
 
 
-def measure(variant: str, sizes: tuple[int, int, int], timeout: float, symmetry: bool) -> dict[str, object]:
+def measure(variant: str, sizes: tuple[int, int, int], timeout: float, symmetry: bool,
+            threads: int | None = None) -> dict[str, object]:
     """One verify run: its results summarised, wall seconds and peak resident MiB."""
     p, g, n = sizes
     cmd = [str(Path(sys.executable).parent / "numacheck"), "verify", "-v", variant, "--processes", str(p),
            "--pages", str(g), "--nodes", str(n), "--format", "json", "--max-states", str(2**40),
-           "--timeout", str(timeout), *([] if symmetry else ["--no-symmetry"])]
+           "--timeout", str(timeout), *([] if symmetry else ["--no-symmetry"]),
+           *([] if threads is None else ["--threads", str(threads)])]
     with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err)
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="PROCESSESxPAGESxNODES (repeatable; default 2x2x1 and 3x1x2)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per run (default 600)")
     parser.add_argument("--no-symmetry", action="store_true")
+    parser.add_argument("--threads", type=int, help="threads of each search (default: numacheck's)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
     rows = []
@@ -89,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     for instance in args.instance or DEFAULT_INSTANCES:
         sizes = tuple(int(x) for x in instance.split("x"))
         for variant in args.variant or list(VARIANTS):
-            row = measure(variant, sizes, args.timeout, not args.no_symmetry)  # type: ignore[arg-type]
+            row = measure(variant, sizes, args.timeout, not args.no_symmetry,  # type: ignore[arg-type]
+                          args.threads)
             rows.append(row)
             print(line(row), flush=True)
     if args.json is not None:
