@@ -452,11 +452,11 @@ def select(index: Expr, choices: Sequence[Expr | Value]) -> Expr:
     return out
 
 
-def fields_of(e: Expr) -> set[tuple[str, str]]:
-    """The ``(op, name)`` of every ``var``/``next`` leaf in ``e``."""
+def fields_of(*roots: Expr) -> set[tuple[str, str]]:
+    """The ``(op, name)`` of every ``var``/``next`` leaf in the expressions ``roots``."""
     out: set[tuple[str, str]] = set()
     seen: set[int] = set()
-    stack = [e]
+    stack = list(roots)
     while stack:
         node = stack.pop()
         if id(node) in seen:

@@ -139,16 +139,26 @@ class TransitionSystem:
             raise ModelError(f"{self.name}: no initial state")
         for values in self.init:
             self.schema.pack(values)
+        roots = [e for a in self.actions for e in (a.guard, *(e for _, e in (*a.updates, *a.outputs)))]
+        leaves = fields_of(*roots)  # shared subexpressions once; each root alone only on error
+        slow = any(op == "next" or name not in self.schema for op, name in leaves)
         for action in self.actions:
-            self._check_expr(action.guard, "bool", f"{action.label} guard", allow_next=False)
             seen: set[str] = set()
-            for name, e in action.updates:
+            for name, _ in action.updates:
                 if name in seen:
                     raise ModelError(f"{action.label} assigns {name} twice")
                 seen.add(name)
-                self._check_expr(e, self.schema[name].kind, f"{action.label} := {name}", False)
-            for name, e in action.outputs:
-                self._check_expr(e, e.kind, f"{action.label} output {name}", allow_next=False)
+                if name not in self.schema:
+                    raise ModelError(f"{action.label} := {name}: unknown field {name}")
+            checks = [(action.guard, "bool", f"{action.label} guard"),
+                      *((e, self.schema[name].kind, f"{action.label} := {name}")
+                        for name, e in action.updates),
+                      *((e, e.kind, f"{action.label} output {name}") for name, e in action.outputs)]
+            for e, kind, where in checks:
+                if e.kind != kind:
+                    raise ModelError(f"{where}: expected {kind}, got {e.kind}: {show(e)}")
+                if slow:
+                    self._check_expr(e, kind, where, allow_next=False)
 
     def _check_expr(self, e: Expr, kind: str, where: str, allow_next: bool) -> None:
         if e.kind != kind:

@@ -127,3 +127,15 @@ def test_chunks_and_threads_change_no_result(variant: str, verdicts: set[str],
     assert results(WHOLE=0) == whole
     assert results(3, WHOLE=5, CHUNK=7, SHARED=2) == whole
     assert {o[0] for o in whole} == verdicts  # both kinds of result are compared
+
+
+@pytest.mark.parametrize(("action", "message"), [
+    (Action("peek", (), COUNTER.next("n") < 9, ()), r"peek\(\) guard: refers to the next state"),
+    (Action("grow", (), TRUE, (("m", n),)), r"grow\(\) := m: unknown field m"),
+    (Action("flip", (), TRUE, (("flag", n),)), r"flip\(\) := flag: expected bool, got int"),
+    (Action("twice", (), TRUE, (("n", n), ("n", n))), r"twice\(\) assigns n twice"),
+    (Action("show", (), TRUE, (), (("seen", COUNTER.next("flag")),)), r"show\(\) output seen: refers"),
+])
+def test_a_malformed_action_is_a_model_error(action: Action, message: str) -> None:
+    with pytest.raises(ModelError, match=message):
+        counter((INC, action))

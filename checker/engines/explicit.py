@@ -87,8 +87,11 @@ class _Packing:
     lows: np.ndarray  # (k, 1) int16
     weights: np.ndarray  # (k,) uint64
 
-    def bits(self, slots: list[object], n: int) -> Array:
+    def bits(self, slots: list[object], n: int, pick: Array | None) -> Array:
+        """The packed bits of the values in ``slots`` (of length ``n``; at ``pick`` if given)."""
         values = np.stack([full(slots[k], n) for k in self.slots])
+        if pick is not None:
+            values = values[:, pick]
         packed: Array = self.weights @ (values - self.lows).astype(np.uint64)
         return packed
 
@@ -282,8 +285,7 @@ class _Machine:
                 if u.checked:
                     self._range_check(plan.action, u.name, full(slots[slot], m)[pick])
             for pack in view.packings:
-                bits = pack.bits(slots, m)
-                succ[:, pack.word] |= bits if pick is None else bits[pick]
+                succ[:, pack.word] |= pack.bits(slots, m, pick)
             if on_check is not None and view.checks:
                 self._checks(plan.index, view, slots, m, pick, wanted, source, succ, on_check)
             out.append(_Step(plan.index, source, succ))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from numacheck.checker.lowering.codegen import compile_exprs
 from numacheck.checker.outcome import Path
 from numacheck.checker.result import FieldInfo, Trace, TraceStep
@@ -15,12 +17,14 @@ def field_infos(ts: TransitionSystem) -> tuple[FieldInfo, ...]:
     return tuple(infos)
 
 
-def render_state(ts: TransitionSystem, state: int) -> dict[str, str]:
-    """Every field and derived value of a packed state, rendered as people read them."""
+def render_state(ts: TransitionSystem, state: int,
+                 derived: Callable[..., list[int | bool]] | None = None) -> dict[str, str]:
+    """Every field and derived value of a packed state, rendered as people read them
+    (``derived``: the derived values compiled, when rendering many states)."""
     values = ts.schema.unpack(state)
     out = {f.name: f.render(values[f.name]) for f in ts.schema.fields}
     if ts.derived:
-        evaluate = compile_exprs(ts.schema, [d.expr for d in ts.derived])
+        evaluate = derived or compile_exprs(ts.schema, [d.expr for d in ts.derived])
         for d, v in zip(ts.derived, evaluate(state), strict=True):
             out[d.name] = d.render(v)
     return out
@@ -31,8 +35,9 @@ def build_trace(ts: TransitionSystem, path: Path, violation: str) -> Trace:
     steps: list[TraceStep] = []
     before: dict[str, str] | None = None
     prev_state = 0
+    derived = compile_exprs(ts.schema, [d.expr for d in ts.derived]) if ts.derived else None
     for action_index, state in path:
-        now = render_state(ts, state)
+        now = render_state(ts, state, derived)
         if action_index < 0:
             steps.append(TraceStep("init", "init", {}, "", {}, now, ()))
         else:
