@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from numacheck.checker.engines.explicit import Progress
 from numacheck.checker.result import Result
-from numacheck.checker.run import Check, run_check
+from numacheck.checker.run import Check, Decided, run_check
 
 #: Called as each check finishes: (index in the plan, its results).
 Done = Callable[[int, list[Result]], None]
@@ -28,11 +28,14 @@ def _work(index: int) -> list[Result]:
 
 def run_checks(plan: Sequence[Check], jobs: int = 1, progress: Progress | None = None,
                done: Done | None = None) -> list[Result]:
-    """All results of ``plan``, in plan order; ``progress`` only reaches a single job."""
+    """All results of ``plan``, in plan order; ``progress`` only reaches a single job.  In one
+    job, a check the run has already decided (the same system and obligations) is not searched
+    again; with several, each worker searches its own (the results are the same)."""
     if jobs <= 1 or len(plan) <= 1:
         out: list[Result] = []
+        decided: Decided = {}
         for index, check in enumerate(plan):
-            results = run_check(check, progress)
+            results = run_check(check, progress, decided)
             if done is not None:
                 done(index, results)
             out.extend(results)

@@ -65,12 +65,48 @@ def fresh_solver_context() -> None:
     z3.z3._main_ctx = None
 
 
-def run_check(check: Check, progress: Progress | None = None) -> list[Result]:
-    """Check ``check.properties`` on ``check.variant``; one result per property, in order."""
+#: The outcomes a run has found, by :func:`what_decides` them, with the system and obligations
+#: that keep the identities in the key alive.
+Decided = dict[tuple[object, ...], tuple[TransitionSystem, list[Obligation], list[Outcome]]]
+
+
+def what_decides(check: Check, ts: TransitionSystem, obligations: Sequence[Obligation]) -> tuple[object, ...]:
+    """Everything an engine's outcomes depend on.  Expressions are hash-consed, so two eras
+    whose rules build the same expressions share their objects: the key holds their
+    identities, and equal keys mean the same search (to the action order and the names that
+    statistics count)."""
+    def ident(e: object | None) -> int | None:
+        return None if e is None else id(e)
+
+    return (
+        check.engine, check.limits, ts.schema, repr(ts.init),
+        tuple((a.op, id(a.guard), tuple((name, id(e)) for name, e in a.updates)) for a in ts.actions),
+        tuple((g.name, g.slots, g.references, g.values, g.vouched, ident(g.precondition),
+               tuple(map(ident, g.live)), g.values_by_reference) for g in ts.symmetry),
+        tuple((ob.name, ident(ob.invariant), ident(ob.sometimes), ob.situation_text,
+               tuple((i, id(e)) for i, e in ob.steps),
+               tuple((i, id(e)) for i, e in ob.situation_steps)) for ob in obligations),
+    )
+
+
+def run_check(check: Check, progress: Progress | None = None,
+              decided: Decided | None = None) -> list[Result]:
+    """Check ``check.properties`` on ``check.variant``; one result per property, in order.
+
+    With ``decided``, a check whose system and obligations an earlier check of the same run
+    already had (two eras the instance does not tell apart) takes that check's outcomes
+    instead of searching again.
+    """
     fresh_solver_context()
     ts = build(check.variant, check.instance)
     obligations = [p.instantiate(ts, check.instance) for p in check.properties]
-    outcomes = ENGINES[check.engine](ts, obligations, check.limits, progress)
+    if decided is None:
+        outcomes = ENGINES[check.engine](ts, obligations, check.limits, progress)
+    else:
+        key = what_decides(check, ts, obligations)
+        if key not in decided:
+            decided[key] = (ts, obligations, ENGINES[check.engine](ts, obligations, check.limits, progress))
+        outcomes = decided[key][2]
     return [
         to_result(check.variant, prop, check.engine, ts, outcome, check.instance, check.limits)
         for prop, outcome in zip(check.properties, outcomes, strict=True)
