@@ -34,6 +34,7 @@ same condition as frames.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from numacheck.model.builder import Step
@@ -133,8 +134,15 @@ def _anon_named(inst: Instance, schema: Schema, k: int) -> Expr:
 def interchangeable(inst: Instance, schema: Schema,
                     operations: Sequence[Operation]) -> tuple[Interchangeable, ...]:
     """The symmetry the model declares for a variant with ``operations`` on ``inst``."""
+    return _declared(inst, schema, all(id(op) in _builtin_operations() for op in operations))
+
+
+@functools.cache
+def _declared(inst: Instance, schema: Schema, builtin: bool) -> tuple[Interchangeable, ...]:
+    """The declarations for ``inst``: processes always; frames, nodes and pages when every
+    operation is the model's own (built once per instance)."""
     out = [Interchangeable("processes", tuple(process_fields(schema, p) for p in range(inst.processes)))]
-    if all(id(op) in _builtin_operations() for op in operations):
+    if builtin:
         out.append(Interchangeable(
             "anonymous frames",
             tuple(frame_fields(schema, f"anon{k}") for k in range(inst.anon_frames)),

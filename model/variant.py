@@ -10,6 +10,7 @@ Eras share operations and override the ones that differ; a user variant file doe
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -186,8 +187,10 @@ def build(variant: Variant, inst: Instance) -> TransitionSystem:
 PROT_NAMES = ("PAGE_NONE", "PAGE_READONLY", "PAGE_COPY", "PAGE_SHARED")
 
 
+@functools.cache
 def derived_values(inst: Instance) -> tuple[Derived, ...]:
-    """Values traces show besides the state: each VMA's vm_page_prot, each frame's mapcount."""
+    """Values traces show besides the state: each VMA's vm_page_prot, each frame's mapcount
+    (built once per instance)."""
     mm = MM(inst, Step(schema(inst)))
     out = []
     for p in range(inst.processes):
