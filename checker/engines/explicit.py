@@ -79,20 +79,19 @@ class _Update:
 @dataclass
 class _Packing:
     """How an action's updates within one word are packed at once: their values less each
-    field's lowest value, times ``weights`` (one power of two per field's offset), summed
-    (the fields' bits are disjoint, so the sum is their union)."""
+    field's lowest value, shifted to each field's offset, summed (the fields' bits are
+    disjoint, so the sum is their union)."""
 
     word: int
     slots: list[int]
     lows: np.ndarray  # (k, 1) int16
-    weights: np.ndarray  # (k,) uint64
+    offsets: np.ndarray  # (k, 1) uint64
 
     def bits(self, slots: list[object], n: int, pick: Array | None) -> Array:
         """The packed bits of the values in ``slots`` (of length ``n``; at ``pick`` if given)."""
-        values = np.stack([full(slots[k], n) for k in self.slots])
-        if pick is not None:
-            values = values[:, pick]
-        packed: Array = self.weights @ (values - self.lows).astype(np.uint64)
+        columns = [full(slots[k], n) for k in self.slots]
+        values = np.stack(columns if pick is None else [c[pick] for c in columns])
+        packed: Array = ((values - self.lows).astype(np.uint64) << self.offsets).sum(axis=0)
         return packed
 
 
@@ -230,7 +229,7 @@ class _Machine:
             packings.append(_Packing(
                 w, [program.index(u.expr) for u in fields],
                 np.array([[schema[u.name].lo] for u in fields], dtype=np.int16),
-                np.array([1 << layout.place[u.name][1] for u in fields], dtype=np.uint64)))
+                np.array([[layout.place[u.name][1]] for u in fields], dtype=np.uint64)))
         return _View(guard, [program.index(u.expr) for u in plan.updates], packings,
                      [(j, program.index(e), is_check) for j, e, is_check in plan.checks])
 
