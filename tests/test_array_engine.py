@@ -95,3 +95,18 @@ def test_visited_set_is_a_set_of_rows(first: list[tuple[int, int]], second: list
         assert {tuple(r) for r in seen.rows.tolist()} == as_set | {tuple(r) for r in b.tolist()}
         assert [tuple(r) for r in seen.rows.tolist()] == sorted(tuple(r) for r in seen.rows.tolist())
         assert seen.nbytes == 8 * words * len(seen)
+
+
+@settings(max_examples=50)
+@given(st.data())
+def test_decoding_every_field_at_once_reads_what_each_field_alone_reads(data: st.DataObject) -> None:
+    schema = data.draw(schemas())
+    if data.draw(st.booleans()):  # and a layout of several words
+        schema = Schema(tuple(int_field(f"pad{k}", -3, 2**14 - 4) for k in range(5)) + schema.fields)
+    layout = Layout(schema)
+    rows = layout.rows([schema.pack(data.draw(states(schema))) for _ in range(5)])
+    every = layout.columns(rows)
+    assert set(every) == {f.name for f in schema.fields}
+    for f in schema.fields:
+        alone = layout.column(rows, f.name)
+        assert every[f.name].dtype == alone.dtype and np.array_equal(every[f.name], alone), f.name

@@ -46,6 +46,40 @@ class Layout:
             bit += f.width
         self.words = word + 1
         self.same_as_schema = schema.bits <= 64
+        self.bulk = [self._bulk(w) for w in range(self.words)]
+
+    def _bulk(self, word: int) -> tuple[list[str], list[str], np.ndarray, np.ndarray, np.ndarray,
+                                         np.ndarray]:
+        """How :meth:`columns` decodes the fields of one word at once: the int fields' and the
+        bool fields' names, then per field (ints first) its offset and mask, and the ints' lows."""
+        fields = [f for f in self.schema.fields if f.width and self.place[f.name][0] == word]
+        ints = [f for f in fields if f.kind != "bool"]
+        bools = [f for f in fields if f.kind == "bool"]
+        order = ints + bools
+        return ([f.name for f in ints], [f.name for f in bools],
+                np.array([[self.place[f.name][1]] for f in order], dtype=np.uint64).reshape(-1, 1),
+                np.array([[(1 << f.width) - 1] for f in order], dtype=np.uint64).reshape(-1, 1),
+                np.array([[f.lo] for f in ints], dtype=INT).reshape(-1, 1),
+                np.array([f.lo != 0 for f in ints], dtype=bool))
+
+    def columns(self, batch: Words) -> dict[str, Array]:
+        """Every field's values over a batch (bool or int16), each word decoded at once."""
+        out: dict[str, Array] = {}
+        for w, (ints, bools, offsets, masks, lows, shifted) in enumerate(self.bulk):
+            if not ints and not bools:
+                continue
+            raw = (batch[:, w][None, :] >> offsets) & masks
+            if ints:
+                values = raw[:len(ints)].astype(INT)
+                if shifted.any():
+                    values += lows
+                out.update(zip(ints, values, strict=True))
+            if bools:
+                out.update(zip(bools, raw[len(ints):] != 0, strict=True))
+        for f in self.schema.fields:
+            if not f.width:
+                out[f.name] = self.column(batch, f.name)
+        return out
 
     def to_words(self, packed: int) -> tuple[int, ...]:
         """The words of a state packed by the schema."""
@@ -282,17 +316,21 @@ def full(value: Any, n: int) -> Array:
     return np.full(n, value)
 
 
-def field_leaf(layout: Layout, batch: Words,
-               post: Mapping[str, Array] | None = None) -> Callable[[str, str], Array]:
-    """A leaf reader over ``batch``: ``var`` fields decoded from the words (cached), ``next``
-    fields from ``post`` where the step wrote them, else equal to ``var``."""
+def field_leaf(layout: Layout, batch: Words, post: Mapping[str, Array] | None = None,
+               every: bool = False) -> Callable[[str, str], Array]:
+    """A leaf reader over ``batch``: ``var`` fields decoded from the words (cached; with
+    ``every``, all fields at once on the first read, for a program that reads most of them),
+    ``next`` fields from ``post`` where the step wrote them, else equal to ``var``."""
     cache: dict[str, Array] = {}
 
     def leaf(op: str, name: str) -> Array:
         if op == "next" and post is not None and name in post:
             return post[name]
         if name not in cache:
-            cache[name] = layout.column(batch, name)
+            if every and not cache:
+                cache.update(layout.columns(batch))
+            else:
+                cache[name] = layout.column(batch, name)
         return cache[name]
 
     return leaf
