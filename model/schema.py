@@ -109,6 +109,8 @@ class Schema:
     fields: tuple[Field, ...]
     offsets: Mapping[str, int] = field(init=False, repr=False, compare=False)
     index: Mapping[str, Field] = field(init=False, repr=False, compare=False)
+    #: The ``var`` and ``next`` leaf of each field, made once (models read fields very often).
+    leaves: Mapping[tuple[str, str], Expr] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         offsets: dict[str, int] = {}
@@ -122,6 +124,9 @@ class Schema:
             bit += f.width
         object.__setattr__(self, "offsets", offsets)
         object.__setattr__(self, "index", index)
+        object.__setattr__(self, "leaves", {
+            **{("var", f.name): var(f.name, f.kind) for f in self.fields},
+            **{("next", f.name): next_(f.name, f.kind) for f in self.fields}})
 
     @property
     def bits(self) -> int:
@@ -139,11 +144,13 @@ class Schema:
 
     def var(self, name: str) -> Expr:
         """Expression reading field ``name`` before a step."""
-        return var(name, self[name].kind)
+        found = self.leaves.get(("var", name))
+        return found if found is not None else var(name, self[name].kind)
 
     def next(self, name: str) -> Expr:
         """Expression reading field ``name`` after a step."""
-        return next_(name, self[name].kind)
+        found = self.leaves.get(("next", name))
+        return found if found is not None else next_(name, self[name].kind)
 
     def pack(self, values: Mapping[str, Value]) -> int:
         """A packed state from field values (missing fields take their default)."""
