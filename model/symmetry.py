@@ -55,11 +55,12 @@ from numacheck.model.schema import Schema
 from numacheck.model.system import Interchangeable
 
 
-def _builtin_operations() -> set[int]:
+@functools.cache
+def builtin_operations() -> frozenset[int]:
     """The operations of the built-in eras (imported here: the eras are built on this module)."""
     from numacheck.model.variants import BUILTIN
 
-    return {id(op) for variant in BUILTIN.values() for op in variant.operations}
+    return frozenset(id(op) for variant in BUILTIN.values() for op in variant.operations)
 
 
 def process_fields(schema: Schema, p: int) -> tuple[str, ...]:
@@ -134,7 +135,7 @@ def _anon_named(inst: Instance, schema: Schema, k: int) -> Expr:
 def interchangeable(inst: Instance, schema: Schema,
                     operations: Sequence[Operation]) -> tuple[Interchangeable, ...]:
     """The symmetry the model declares for a variant with ``operations`` on ``inst``."""
-    return _declared(inst, schema, all(id(op) in _builtin_operations() for op in operations))
+    return _declared(inst, schema, all(id(op) in builtin_operations() for op in operations))
 
 
 @functools.cache

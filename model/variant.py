@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from numacheck.model.expr import ModelError, ite, lift
 from numacheck.model.instance import Instance, frame_name, schema, vma_name
 from numacheck.model.mm import MM, vm_page_prot
 from numacheck.model.operation import Operation
-from numacheck.model.symmetry import interchangeable
+from numacheck.model.symmetry import builtin_operations, interchangeable
 from numacheck.model.system import Action, Derived, TransitionSystem
 
 
@@ -157,13 +157,28 @@ class Variant:
                        expect_trace=shapes, **meta)  # type: ignore[arg-type]
 
 
+#: The actions of the built-in eras' operations, by operation and instance (with the operation,
+#: which keeps its identity alive): the eras share most operations, and instantiating one is
+#: pure, so each is instantiated once per instance.
+_INSTANTIATED: dict[tuple[int, Instance], tuple[Operation, tuple[Action, ...]]] = {}
+
+
+def _instantiated(op: Operation, inst: Instance) -> Sequence[Action]:
+    if id(op) not in builtin_operations():  # a user's operation may print, or read state
+        return list(op.instantiate(inst))
+    found = _INSTANTIATED.get((id(op), inst))
+    if found is None:
+        found = _INSTANTIATED[(id(op), inst)] = (op, tuple(op.instantiate(inst)))
+    return found[1]
+
+
 def build(variant: Variant, inst: Instance) -> TransitionSystem:
     """The transition system of ``variant`` on ``inst``: every operation, every parameter."""
     actions: list[Action] = []
     with contextlib.redirect_stdout(sys.stderr):  # a body's print() must not corrupt a report
         for op in variant.operations:
             try:
-                actions.extend(op.instantiate(inst))
+                actions.extend(_instantiated(op, inst))
             except Exception as exc:
                 where = user_frame(exc.__traceback__)
                 if where is None:  # numacheck's own code: a model error or an internal one
