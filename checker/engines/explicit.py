@@ -249,7 +249,7 @@ class _Machine:
         """The values over ``batch`` of every guard, and of the invariants of the obligations
         in ``open_mask``; for a small batch, of everything else too."""
         wanted = ALWAYS | open_mask << 1
-        leaf = field_leaf(self.layout, batch, every=True)
+        leaf = field_leaf(self.layout, batch, every=len(batch) <= WHOLE)
         if len(batch) <= WHOLE:
             return _Level(batch, self.whole.run(leaf, wanted), wanted, True)
         return _Level(batch, self._level_program().run(leaf, wanted), wanted, False)
