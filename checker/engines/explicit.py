@@ -1,14 +1,16 @@
 """Explicit-state breadth-first search a level at a time, over NumPy arrays.
 
-A BFS level is one array of states (rows of 64-bit words).  Every guard, update, invariant and
-step check is evaluated over the whole level at once (``arrays.py``), successors are packed,
-deduplicated and filtered against the sorted visited set (``visited.py``).  All obligations of a
-system are checked in one search; because it goes level by level, the first violation of an
-obligation is a shortest one.  Traces are rebuilt without parent pointers: the levels up to the
-violation are searched again (a violation is usually shallow, where levels are small), and a
-violating state's predecessor is found by re-expanding the level before it.  Among equally
-short violations the engine reports the first in a fixed order (lowest state in the level's
-sorted order, then lowest action), so the trace is the same in every run.
+A BFS level is one array of states (rows of 64-bit words), expanded in chunks (by several
+threads where asked).  Every guard, update, invariant and step check is evaluated over a whole
+chunk at once by programs compiled when the search starts (``arrays.py``); successors are
+packed, deduplicated and filtered against the sorted visited set (``visited.py``).  All
+obligations of a system are checked in one search; because it goes level by level, the first
+violation of an obligation is a shortest one.  Traces are rebuilt without parent pointers: from
+the levels the search kept (or searched again, for a large space), a violating state's
+predecessor is found by re-expanding the level before it.  Among equally short violations the
+engine reports the first in a fixed order over the whole level (an invariant's at the lowest
+state of the level's sorted order; a step's at the lowest action, then state), so the trace is
+the same in every run and for any chunks and threads.
 
 With a :class:`~numacheck.checker.engines.symmetry.Symmetry`, every successor is replaced by the
 canonical member of its orbit before deduplication, so each orbit is stored once; traces are
@@ -46,7 +48,7 @@ from numacheck.checker.result import Stats
 from numacheck.model.expr import Expr, ModelError, substitute
 from numacheck.model.system import Action, Obligation, TransitionSystem
 
-#: Called once per level (and per chunk of a large level) with
+#: Called once per level (and per batch of chunks of a large level) with
 #: (states, transitions, depth, queue length, seconds).
 Progress = Callable[[int, int, int, int, float], None]
 
@@ -70,6 +72,9 @@ KEEP_LEVELS = 1 << 21
 
 @dataclass
 class _Update:
+    """An action's assignment of a non-constant value to a field, in word ``word``;
+    ``checked`` when the value may leave the field's range."""
+
     name: str
     expr: Expr
     word: int
