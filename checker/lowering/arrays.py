@@ -288,21 +288,28 @@ class Program:
 _VARIES = object()
 
 
-def _folded(node: Expr, constant: dict[int, Any]) -> Any:
-    """The value of ``node`` if it reads no field (memoised in ``constant``), else ``_VARIES``."""
-    key = id(node)
-    if key in constant:
-        return constant[key]
-    if node.op == "const":
-        value = _lit(node)
-    elif node.op in LEAVES:
-        value = _VARIES
-    else:
-        args = [_folded(a, constant) for a in node.args]
-        value = (_VARIES if any(a is _VARIES for a in args)
-                 else reduce(HANDLERS[node.op], args) if node.op in NARY else HANDLERS[node.op](*args))
-    constant[key] = value
-    return value
+def _folded(root: Expr, constant: dict[int, Any]) -> Any:
+    """The value of ``root`` if it reads no field (memoised in ``constant`` for every node
+    below it, children first, without recursion), else ``_VARIES``."""
+    stack: list[tuple[Expr, bool]] = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        key = id(node)
+        if key in constant:
+            continue
+        if node.op == "const":
+            constant[key] = _lit(node)
+        elif node.op in LEAVES:
+            constant[key] = _VARIES
+        elif not ready:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if id(a) not in constant)
+        else:
+            args = [constant[id(a)] for a in node.args]
+            constant[key] = (_VARIES if any(a is _VARIES for a in args)
+                             else reduce(HANDLERS[node.op], args) if node.op in NARY
+                             else HANDLERS[node.op](*args))
+    return constant[id(root)]
 
 
 def _same(value: Any) -> Any:
