@@ -110,3 +110,18 @@ def test_decoding_every_field_at_once_reads_what_each_field_alone_reads(data: st
     for f in schema.fields:
         alone = layout.column(rows, f.name)
         assert every[f.name].dtype == alone.dtype and np.array_equal(every[f.name], alone), f.name
+
+
+def test_a_deep_expression_compiles_without_recursion() -> None:
+    """A chain of 3,000 nested ite (deeper than Python's recursion limit) evaluates."""
+    from numacheck.model.expr import ite
+
+    schema = Schema((int_field("x", 0, 3),))
+    x = schema.var("x")
+    e = x
+    for i in range(3000):
+        e = ite(x.eq(i % 4), e + 0, x)
+    program = Program([(e, ALWAYS)])
+    layout = Layout(schema)
+    rows = layout.rows([schema.pack({"x": v}) for v in range(4)])
+    assert list(full(program.run(field_leaf(layout, rows))[program.index(e)], 4)) == [0, 1, 2, 3]
