@@ -9,17 +9,19 @@ over the array.  Rows are ordered lexicographically by word; with one word that 
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from numacheck.checker.lowering.arrays import Words
 
 
-def sort_unique(rows: Words) -> Words:
-    """``rows`` sorted lexicographically, duplicates removed."""
+def sort_unique(rows: Words, kind: Literal["quicksort", "stable"] = "quicksort") -> Words:
+    """``rows`` sorted lexicographically, duplicates removed (one word: by a sort of ``kind``)."""
     if len(rows) == 0:
         return rows
     if rows.shape[1] == 1:
-        keys = np.sort(rows[:, 0])
+        keys = np.sort(rows[:, 0], kind=kind)
         keep = np.empty(len(keys), dtype=bool)
         keep[0] = True
         np.not_equal(keys[1:], keys[:-1], out=keep[1:])
@@ -35,16 +37,7 @@ def sort_unique(rows: Words) -> Words:
 def merge_unique(runs: list[Words]) -> Words:
     """The rows of several sorted, unique runs, sorted, duplicates removed.  With one word a
     stable sort merges the runs in about linear time."""
-    if len(runs) == 1:
-        return runs[0]
-    rows = np.concatenate(runs)
-    if rows.shape[1] != 1 or len(rows) == 0:
-        return sort_unique(rows)
-    keys = np.sort(rows[:, 0], kind="stable")
-    keep = np.empty(len(keys), dtype=bool)
-    keep[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
-    return keys[keep].reshape(-1, 1)
+    return runs[0] if len(runs) == 1 else sort_unique(np.concatenate(runs), kind="stable")
 
 
 def less(a: Words, b: Words) -> np.ndarray:

@@ -121,16 +121,6 @@ class Layout:
         col = raw.astype(INT)
         return col + INT(f.lo) if f.lo else col
 
-    def word_bits(self, name: str, values: Array) -> Array:
-        """Field values shifted into place within their word (uint64)."""
-        f = self.schema[name]
-        _, off = self.place[name]
-        if f.kind == "bool":
-            bits: Array = np.where(values, np.uint64(1 << off), np.uint64(0))
-            return bits
-        raw = values.astype(np.uint64) if f.lo == 0 else (values - INT(f.lo)).astype(np.uint64)
-        return raw << np.uint64(off) if off else raw
-
 
 def _lit(e: Expr) -> Any:
     value = e.payload
