@@ -125,3 +125,27 @@ def test_a_deep_expression_compiles_without_recursion() -> None:
     layout = Layout(schema)
     rows = layout.rows([schema.pack({"x": v}) for v in range(4)])
     assert list(full(program.run(field_leaf(layout, rows))[program.index(e)], 4)) == [0, 1, 2, 3]
+
+
+def test_and_and_or_read_negations_through_with_the_same_values() -> None:
+    """An ``and`` or ``or`` computes a negated argument as ``x > y`` / ``x >= y`` instead of
+    negating first: every value equals the Python lowering's on every state, the negations no
+    other node needs cost no instruction, and one that is a root is still computed."""
+    from numacheck.model.expr import and_, not_, or_
+    from numacheck.model.schema import bool_field
+
+    schema = Schema(tuple(bool_field(n) for n in "abcd"))
+    a, b, c, d = (schema.var(n) for n in "abcd")
+    exprs = [and_(a, not_(b)), or_(not_(a), not_(b)), and_(not_(a), not_(c), d),
+             or_(c, not_(a), b, not_(d)), and_(not_(d), c), not_(d)]
+    program = Program([(e, ALWAYS) for e in exprs])
+    layout = Layout(schema)
+    states = [{n: bool(s >> k & 1) for k, n in enumerate("abcd")} for s in range(16)]
+    rows = layout.rows([schema.pack(s) for s in states])
+    slots = program.run(field_leaf(layout, rows))
+    evaluate = compile_exprs(schema, exprs)
+    for i, s in enumerate(states):
+        want = evaluate(schema.pack(s), schema.pack(s))
+        assert [bool(full(slots[program.index(e)], 16)[i]) for e in exprs] == want
+    negations = sum(1 for _, handler, *_ in program.code if handler is HANDLERS["not"])
+    assert negations == 2  # not(d), a root; not(a) in or(not a, not b), which has nothing else

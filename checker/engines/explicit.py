@@ -25,7 +25,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -91,12 +91,21 @@ class _Packing:
     slots: list[int]
     lows: np.ndarray  # (k, 1) int16
     offsets: np.ndarray  # (k, 1) uint64
+    lowered: bool = field(init=False)  # some field's lowest value is not 0
+
+    def __post_init__(self) -> None:
+        self.lowered = bool((self.lows != 0).any())
 
     def bits(self, slots: list[object], n: int, pick: Array | None) -> Array:
         """The packed bits of the values in ``slots`` (of length ``n``; at ``pick`` if given)."""
         columns = [full(slots[k], n) for k in self.slots]
-        values = np.stack(columns if pick is None else [c[pick] for c in columns])
-        packed: Array = ((values - self.lows).astype(np.uint64) << self.offsets).sum(axis=0)
+        if pick is not None:
+            columns = [c[pick] for c in columns]
+        values = np.stack(columns) if len(columns) > 1 else columns[0][None]
+        if self.lowered:
+            values = values - self.lows
+        placed: Array = values.astype(np.uint64) << self.offsets
+        packed: Array = placed.sum(axis=0) if len(columns) > 1 else placed[0]
         return packed
 
 
@@ -177,11 +186,14 @@ class _Machine:
     enabled in, gathering what the first computed.
     """
 
-    def __init__(self, ts: TransitionSystem, obligations: Sequence[Obligation]) -> None:
+    def __init__(self, ts: TransitionSystem, obligations: Sequence[Obligation],
+                 preconditions: Sequence[Expr] = ()) -> None:
         self.ts = ts
         self.layout = Layout(ts.schema)
         self.obligations = obligations
+        self.preconditions = list(preconditions)
         self.level_roots = [(a.guard, ALWAYS) for a in ts.actions]
+        self.level_roots += [(e, ALWAYS) for e in self.preconditions]
         for j, ob in enumerate(obligations):
             self.level_roots += [(e, _bit(j)) for e in (ob.invariant, ob.sometimes) if e is not None]
         checks: list[list[tuple[int, Expr, bool]]] = [[] for _ in ts.actions]
@@ -322,6 +334,13 @@ class _Machine:
             value = int(v[np.flatnonzero(bad)[0]])
             raise ModelError(f"{action.label} assigns {value} to {name}, outside its range")
 
+    def precondition_fails(self, level: _Level) -> bool:
+        """Whether a symmetry's precondition (evaluated with every batch) is false in a state of
+        ``level``."""
+        program = self.whole if level.whole else self._level_program()
+        n = len(level.batch)
+        return any(not full(level.slots[program.index(e)], n).all() for e in self.preconditions)
+
     def state_checks(self, level: _Level) -> tuple[dict[int, int], int]:
         """For the invariants evaluated with ``level``, the first violating row per obligation;
         and the mask of state situations reached in it."""
@@ -347,7 +366,7 @@ class _Search:
 
     def __init__(self, ts: TransitionSystem, obligations: Sequence[Obligation], limits: Limits,
                  progress: Progress | None, symmetry: Symmetry | None) -> None:
-        self.machine = _Machine(ts, obligations)
+        self.machine = _Machine(ts, obligations, symmetry.preconditions if symmetry is not None else ())
         self.obligations = obligations
         self.limits = limits
         self.progress = progress
@@ -452,6 +471,8 @@ class _Search:
         first violations; safe to run in a thread beside other chunks."""
         machine = self.machine
         evaluated = machine.evaluate(chunk, open_mask)
+        if machine.precondition_fails(evaluated):
+            raise _SymmetryFailedError(self.depth)
         first, situations = machine.state_checks(evaluated)
         out = _Found({j: offset + row for j, row in first.items()}, {}, situations, [], chunk[:0])
 
@@ -492,11 +513,8 @@ class _Search:
         sym = self.symmetry
         if sym is None:
             self.concrete += len(level)
-        else:
-            if sym.precondition_fails(level):
-                raise _SymmetryFailedError(depth)
-            if sym.exact:
-                self.concrete += int(sym.orbit_sizes(level).sum())
+        elif sym.exact:
+            self.concrete += int(sym.orbit_sizes(level).sum())
         self.visited.add(level)
         if self.kept is not None:
             self.kept_rows += len(level)

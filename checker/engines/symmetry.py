@@ -5,7 +5,7 @@ A group the model does not vouch for is proved here: for a transposition and a c
 objects (which generate every permutation), renaming the objects' fields must map the initial
 states, the set of actions, and every obligation onto themselves, compared after sorting the
 arguments of commutative operators.  A vouched group (anonymous frames) comes with a
-precondition, checked on every state the search stores; when it fails the search is redone
+precondition, checked on every state the search expands; when it fails the search is redone
 without the reduction.
 
 Canonical form, computed for a whole batch: for every permutation of the processes, the frames
@@ -217,8 +217,9 @@ class Symmetry:
         layout = self.layout = Layout(ts.schema)
         self.exact = exact
         self.described = ", ".join(g.name for g in groups)
-        self.preconditions = Evaluator(layout, list({
-            id(g.precondition): g.precondition for g in groups if g.precondition is not None}.values()))
+        #: The vouched groups' preconditions: the search evaluates them with every batch it expands.
+        self.preconditions = list({
+            id(g.precondition): g.precondition for g in groups if g.precondition is not None}.values())
         procs = [g for g in groups if _shape(g, groups) == "objects"]
         frames = [g for g in groups if _shape(g, groups) == "named objects"]
         values = [g for g in groups if _shape(g, groups) == "values"]
@@ -387,7 +388,7 @@ class Symmetry:
                 accepted.append(group)
                 if group.vouched:  # say what the reduction rests on: the model's word, checked
                     notes.append(f"symmetry over {group.name} vouched by the model ({group.reason}); "
-                                 "its precondition is checked on every stored state")
+                                 "its precondition is checked on every state explored")
         if not accepted:
             return None, notes
         return cls(ts, accepted, exact=not any(g.vouched for g in accepted)), notes
@@ -661,7 +662,3 @@ class Symmetry:
                 new &= ~np.all(c == d, axis=1)
             distinct += new
         return distinct
-
-    def precondition_fails(self, rows: Words) -> bool:
-        """Whether a vouched group's precondition is false in some row."""
-        return any(not holds.all() for holds in self.preconditions(rows))
