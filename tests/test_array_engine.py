@@ -94,7 +94,21 @@ def test_visited_set_is_a_set_of_rows(first: list[tuple[int, int]], second: list
         seen.add(fresh)
         assert {tuple(r) for r in seen.rows.tolist()} == as_set | {tuple(r) for r in b.tolist()}
         assert [tuple(r) for r in seen.rows.tolist()] == sorted(tuple(r) for r in seen.rows.tolist())
-        assert seen.nbytes == 8 * words * len(seen)
+        assert 8 * words * len(seen) <= seen.nbytes <= 8 * words * (len(seen) * 5 // 4 + 1)
+
+
+@settings(max_examples=100)
+@given(st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=30), max_size=12))
+def test_levels_merged_into_the_buffer_give_the_sorted_union(levels: list[list[int]]) -> None:
+    """Level after level merged in place into the visited set's growing buffer: its rows are the
+    sorted union, and the buffer holds at most a quarter more rows than that (and one)."""
+    seen, union = Visited(1), set()
+    for level in levels:
+        fresh = seen.new(sort_unique(np.array(level, dtype=np.uint64).reshape(-1, 1)))
+        seen.add(fresh)
+        union |= set(level)
+        assert seen.rows.tolist() == [[v] for v in sorted(union)]
+        assert 8 * len(seen) <= seen.nbytes <= 8 * (len(seen) * 5 // 4 + 1)
 
 
 @settings(max_examples=50)

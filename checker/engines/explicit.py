@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TypeVar
 
 import numpy as np
 
@@ -48,7 +50,10 @@ from numacheck.checker.result import Stats
 from numacheck.model.expr import Expr, ModelError, substitute
 from numacheck.model.system import Action, Obligation, TransitionSystem
 
-#: Called once per level (and per batch of chunks of a large level) with
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+#: Called once per level (and per chunk of a large level) with
 #: (states, transitions, depth, queue length, seconds).
 Progress = Callable[[int, int, int, int, float], None]
 
@@ -417,8 +422,8 @@ class _Search:
         layout = self.machine.layout
         self.initial = layout.rows(self.machine.ts.initial_states())
         level = sort_unique(self.canonical(self.initial))
-        self._store(level, 0)
         with ThreadPoolExecutor(self.threads) if self.threads > 1 else contextlib.nullcontext() as pool:
+            self._store(level, 0)
             while len(level) and self.open_mask:
                 pending = self._level(level, pool)
                 if self.stop_reason or not self.open_mask:
@@ -434,35 +439,36 @@ class _Search:
 
     def _chunks(self, level: Words) -> list[tuple[int, Words]]:
         """The level cut into chunks (with their offsets): at most ``CHUNK`` states each, and
-        at least one per thread when the level is large enough to share."""
+        when the level is large enough to share, a multiple of the threads (so that none waits
+        idle for the last chunk)."""
         pieces = -(-len(level) // CHUNK)
         if self.threads > 1 and len(level) >= SHARED:
-            pieces = max(pieces, self.threads)
+            pieces = -(-pieces // self.threads) * self.threads
         size = -(-len(level) // pieces)
         return [(start, level[start:start + size]) for start in range(0, len(level), size)]
 
     def _level(self, level: Words, pool: ThreadPoolExecutor | None) -> list[Words]:
         """Expand one level: its new successors (sorted runs), with the level's violations
-        settled.  Chunks are expanded ``threads`` at a time; which violation an obligation
-        gets does not depend on the chunks (the lowest state for an invariant, the lowest
-        action then state for a step), so neither does the result."""
+        settled.  Chunks are expanded by ``threads`` threads, each taking the next chunk when
+        it is done, and the limits are checked as each chunk's results come, in order; which
+        violation an obligation gets does not depend on the chunks (the lowest state for an
+        invariant, the lowest action then state for a step), so neither does the result."""
         chunks = self._chunks(level)
         open_mask = self.open_mask
+
+        def expand(c: tuple[int, Words]) -> _Found:
+            return self._expand(c[0], c[1], open_mask)
+
         found: list[_Found] = []
-        for first in range(0, len(chunks), self.threads):
-            batch = chunks[first:first + self.threads]
-            done = (list(pool.map(lambda c: self._expand(c[0], c[1], open_mask), batch))
-                    if pool is not None and len(batch) > 1
-                    else [self._expand(offset, chunk, open_mask) for offset, chunk in batch])
-            found += done
-            for f in done:
+        with contextlib.closing(_in_order(pool, expand, chunks, 2 * self.threads)) as results:
+            for (offset, chunk), f in zip(chunks, results, strict=True):
+                found.append(f)
                 self.reached |= f.situations
                 for action, n in f.fired:
                     self.machine.fired[action] += n
-            queued = sum(len(f.successors) for f in found)
-            left = len(level) - (batch[-1][0] + len(batch[-1][1]))
-            if self._limited(queued, left):
-                return []
+                queued = sum(len(f.successors) for f in found)
+                if self._limited(queued, len(level) - offset - len(chunk)):
+                    return []
         self._settle_level(level, found)
         return [f.successors for f in found if len(f.successors)]
 
@@ -662,6 +668,26 @@ class _Search:
 
         self.machine.expand(self.machine.evaluate(state, mask), seen)
         return bool(hit)
+
+
+def _in_order(pool: ThreadPoolExecutor | None, fn: Callable[[_T], _R], items: Sequence[_T],
+              ahead: int) -> Generator[_R, None, None]:
+    """``fn`` over ``items``, results in order: with a pool, at most ``ahead`` submitted at
+    once, and those not started yet are cancelled when the caller stops early (closes it)."""
+    if pool is None or len(items) == 1:
+        yield from map(fn, items)
+        return
+    pending: deque[Future[_R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 class _SymmetryFailedError(Exception):

@@ -2,8 +2,9 @@
 
 Memory is the states themselves, 8 bytes per word and nothing else.  A level's candidate
 successors are sorted and deduplicated, located in the visited array by binary search, and the
-new ones merged in by a linear scatter, so a level costs a sort of its successors and a pass
-over the array.  Rows are ordered lexicographically by word; with one word that is plain
+new ones merged in (with one word, appended to the array's buffer and merged in place by a
+stable sort of the two sorted runs), so a level costs a sort of its successors and a pass over
+the array.  Rows are ordered lexicographically by word; with one word that is plain
 ``uint64`` order.
 """
 
@@ -89,18 +90,22 @@ def rank(sorted_rows: Words, needles: Words) -> np.ndarray:
 
 
 class Visited:
-    """Every state found so far, sorted."""
+    """Every state found so far, sorted: with one word, the first rows of a buffer that grows
+    by a quarter when full, so that adding a level writes into memory already mapped instead of
+    a new array the size of the set (on this machine a fresh array of hundreds of MiB costs more
+    in page faults than the merge itself)."""
 
     def __init__(self, words: int) -> None:
         self.rows: Words = np.empty((0, words), dtype=np.uint64)
+        self._buffer: Words = self.rows
 
     def __len__(self) -> int:
         return len(self.rows)
 
     @property
     def nbytes(self) -> int:
-        """Bytes held."""
-        return int(self.rows.nbytes)
+        """Bytes held (the buffer, spare rows included)."""
+        return int(self._buffer.nbytes)
 
     def new(self, candidates: Words) -> Words:
         """The rows of ``candidates`` (sorted, unique) not yet visited, in order."""
@@ -120,16 +125,20 @@ class Visited:
         """Merge ``fresh`` (sorted, unique, none visited) in."""
         if len(fresh) == 0:
             return
+        n, total = len(self.rows), len(self.rows) + len(fresh)
         if self.rows.shape[1] == 1:
-            merged = np.concatenate([self.rows[:, 0], fresh[:, 0]])
-            merged.sort(kind="stable")  # two sorted runs: one linear merge
-            self.rows = merged.reshape(-1, 1)
+            if total > len(self._buffer):
+                grown = np.empty((max(total, len(self._buffer) * 5 // 4), 1), dtype=np.uint64)
+                grown[:n] = self.rows
+                self._buffer = grown
+            self._buffer[n:total] = fresh
+            self._buffer[:total, 0].sort(kind="stable")  # two sorted runs: one linear merge, in place
+            self.rows = self._buffer[:total]
             return
         at = rank(self.rows, fresh) + np.arange(len(fresh))
-        total = len(self.rows) + len(fresh)
         rows = np.empty((total, self.rows.shape[1]), dtype=np.uint64)
         old = np.ones(total, dtype=bool)
         old[at] = False
         rows[at] = fresh
         rows[old] = self.rows
-        self.rows = rows
+        self.rows = self._buffer = rows
