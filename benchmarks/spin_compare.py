@@ -60,7 +60,7 @@ class NumacheckRun:
     total_s: float
     memory_mb: float
     trace: list[str]
-    visited_bytes: int  # per state: the visited set holds the states' words and nothing else
+    visited_bytes: int  # per state: the states' words (the buffer has up to a quarter spare)
 
 
 @dataclass
