@@ -422,8 +422,8 @@ class _Search:
         layout = self.machine.layout
         self.initial = layout.rows(self.machine.ts.initial_states())
         level = sort_unique(self.canonical(self.initial))
+        self._store(level)
         with ThreadPoolExecutor(self.threads) if self.threads > 1 else contextlib.nullcontext() as pool:
-            self._store(level, 0)
             while len(level) and self.open_mask:
                 pending = self._level(level, pool)
                 if self.stop_reason or not self.open_mask:
@@ -431,7 +431,7 @@ class _Search:
                 level = merge_unique(pending) if pending else level[:0]  # each new already
                 if len(level):
                     self.depth += 1
-                    self._store(level, self.depth)
+                    self._store(level)
         final = self.stats(self.depth)
         if self.progress is not None:
             self.progress(final.states, final.transitions, final.depth, 0, final.seconds)
@@ -515,7 +515,7 @@ class _Search:
                 pre = level[source]
                 self.settle(1 << j, partial(self.path_to, pre, depth, 1 << j, last=(action, succ)))
 
-    def _store(self, level: Words, depth: int) -> None:
+    def _store(self, level: Words) -> None:
         sym = self.symmetry
         if sym is None:
             self.concrete += len(level)
