@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
@@ -94,12 +94,8 @@ class _Packing:
 
     word: int
     slots: list[int]
-    lows: np.ndarray  # (k, 1) int16
+    lows: np.ndarray | None  # (k, 1) int16; None where every lowest value is 0
     offsets: np.ndarray  # (k, 1) uint64
-    lowered: bool = field(init=False)  # some field's lowest value is not 0
-
-    def __post_init__(self) -> None:
-        self.lowered = bool((self.lows != 0).any())
 
     def bits(self, slots: list[object], n: int, pick: Array | None) -> Array:
         """The packed bits of the values in ``slots`` (of length ``n``; at ``pick`` if given)."""
@@ -107,7 +103,7 @@ class _Packing:
         if pick is not None:
             columns = [c[pick] for c in columns]
         values = np.stack(columns) if len(columns) > 1 else columns[0][None]
-        if self.lowered:
+        if self.lows is not None:
             values = values - self.lows
         placed: Array = values.astype(np.uint64) << self.offsets
         packed: Array = placed.sum(axis=0) if len(columns) > 1 else placed[0]
@@ -248,9 +244,9 @@ class _Machine:
         packings = []
         for w in sorted({u.word for u in plan.updates}):
             fields = [u for u in plan.updates if u.word == w]
+            lows = np.array([[schema[u.name].lo] for u in fields], dtype=np.int16)
             packings.append(_Packing(
-                w, [program.index(u.expr) for u in fields],
-                np.array([[schema[u.name].lo] for u in fields], dtype=np.int16),
+                w, [program.index(u.expr) for u in fields], lows if lows.any() else None,
                 np.array([[layout.place[u.name][1]] for u in fields], dtype=np.uint64)))
         return _View(guard, [program.index(u.expr) for u in plan.updates], packings,
                      [(j, program.index(e), is_check) for j, e, is_check in plan.checks])
@@ -339,10 +335,14 @@ class _Machine:
             value = int(v[np.flatnonzero(bad)[0]])
             raise ModelError(f"{action.label} assigns {value} to {name}, outside its range")
 
+    def _program(self, level: _Level) -> Program:
+        """The program whose run ``level`` holds."""
+        return self.whole if level.whole else self._level_program()
+
     def precondition_fails(self, level: _Level) -> bool:
         """Whether a symmetry's precondition (evaluated with every batch) is false in a state of
         ``level``."""
-        program = self.whole if level.whole else self._level_program()
+        program = self._program(level)
         n = len(level.batch)
         return any(not full(level.slots[program.index(e)], n).all() for e in self.preconditions)
 
@@ -350,7 +350,7 @@ class _Machine:
         """For the invariants evaluated with ``level``, the first violating row per obligation;
         and the mask of state situations reached in it."""
         n = len(level.batch)
-        program = self.whole if level.whole else self._level_program()
+        program = self._program(level)
         first: dict[int, int] = {}
         situations = 0
         for j, ob in enumerate(self.obligations):

@@ -1,6 +1,7 @@
 """The explicit engine's visited set: states as rows of 64-bit words in one sorted array.
 
-Memory is the states themselves, 8 bytes per word and nothing else.  A level's candidate
+Memory is the states themselves, 8 bytes per word and nothing else (with one word, in a buffer
+with up to a quarter of its rows spare).  A level's candidate
 successors are sorted and deduplicated, located in the visited array by binary search, and the
 new ones merged in (with one word, appended to the array's buffer and merged in place by a
 stable sort of the two sorted runs), so a level costs a sort of its successors and a pass over
@@ -91,9 +92,9 @@ def rank(sorted_rows: Words, needles: Words) -> np.ndarray:
 
 class Visited:
     """Every state found so far, sorted: with one word, the first rows of a buffer that grows
-    by a quarter when full, so that adding a level writes into memory already mapped instead of
-    a new array the size of the set (on this machine a fresh array of hundreds of MiB costs more
-    in page faults than the merge itself)."""
+    by a quarter when full, so that adding a level writes into memory already in use instead of
+    a new array the size of the set (where memory touched for the first time is slow, as on the
+    machine the benchmarks ran on, a fresh array of hundreds of MiB costs more than the merge)."""
 
     def __init__(self, words: int) -> None:
         self.rows: Words = np.empty((0, words), dtype=np.uint64)
