@@ -129,6 +129,41 @@ def test_chunks_and_threads_change_no_result(variant: str, verdicts: set[str],
     assert {o[0] for o in whole} == verdicts  # both kinds of result are compared
 
 
+@pytest.mark.parametrize("symmetry", [True, False])
+def test_traces_read_from_the_search_equal_traces_expanded_again(
+        symmetry: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trace's steps out of a small level are read from what the search kept of expanding it
+    (``explicit._Expanded``); they are the steps that expanding the level again finds, state
+    for state, with and without symmetry (the pin properties: a step check and an invariant)."""
+    from numacheck.checker.engines import explicit
+    from numacheck.model.instance import PIN_INSTANCE
+    from numacheck.model.variant import build
+    from numacheck.model.variants import BUILTIN
+    from numacheck.properties import BUILTIN as PROPERTIES
+
+    ts = build(BUILTIN["linux-4.0-rc1"], PIN_INSTANCE)
+    obligations = [PROPERTIES[p].instantiate(ts, PIN_INSTANCE) for p in ("pin-isolation", "pin-coherence")]
+    used: list[str] = []
+    for name in ("first_step_to", "steps_from"):
+        def counted(self: object, *args: object, _name: str = name,
+                    _original: object = getattr(explicit._Expanded, name)) -> object:
+            found = _original(self, *args)  # type: ignore[operator]
+            if found is not None:
+                used.append(_name)
+            return found
+        monkeypatch.setattr(explicit._Expanded, name, counted)
+
+    def traces() -> list[tuple[str, object]]:
+        return [(o.verdict, o.path) for o in explore(ts, obligations, Limits(threads=1, symmetry=symmetry))]
+
+    kept = traces()
+    assert {v for v, _ in kept} == {"violated"}
+    assert "first_step_to" in used and ("steps_from" in used) == symmetry
+    monkeypatch.setattr(explicit, "REMEMBER", 0)  # no level is kept: every step is expanded again
+    used.clear()
+    assert traces() == kept and not used
+
+
 @pytest.mark.parametrize(("action", "message"), [
     (Action("peek", (), COUNTER.next("n") < 9, ()), r"peek\(\) guard: refers to the next state"),
     (Action("grow", (), TRUE, (("m", n),)), r"grow\(\) := m: unknown field m"),

@@ -7,7 +7,8 @@ packed, deduplicated and filtered against the sorted visited set (``visited.py``
 obligations of a system are checked in one search; because it goes level by level, the first
 violation of an obligation is a shortest one.  Traces are rebuilt without parent pointers: from
 the levels the search kept (or searched again, for a large space), a violating state's
-predecessor is found by re-expanding the level before it.  Among equally short violations the
+predecessor is found in what expanding the level before it made, kept for small levels
+(``_Expanded``), else by expanding that level again.  Among equally short violations the
 engine reports the first in a fixed order over the whole level (an invariant's at the lowest
 state of the level's sorted order; a step's at the lowest action, then state), so the trace is
 the same in every run and for any chunks and threads.
@@ -33,7 +34,7 @@ from typing import TypeVar
 import numpy as np
 
 from numacheck.checker.engines.symmetry import Symmetry
-from numacheck.checker.engines.visited import Visited, merge_unique, sort_unique
+from numacheck.checker.engines.visited import Visited, merge_unique, rank, sort_unique
 from numacheck.checker.lowering.arrays import (
     ALWAYS,
     Array,
@@ -170,6 +171,56 @@ class _Found:
     situations: int
     fired: list[tuple[int, int]]
     successors: Words
+    expanded: _Expanded | None = None
+
+
+@dataclass
+class _Expanded:
+    """What expanding a small level left for its traces: the level, its steps, the successors
+    not visited before it (sorted) and their canonical forms, row for row.
+
+    Every step to a state new at the next level is among these: the visited set holds
+    canonical forms only, so no concrete state whose form is new can be in it.  So the first
+    step (by action, then state) to a new state is found here without expanding the level
+    again, and it is the same step the re-expansion finds."""
+
+    level: Words
+    steps: list[_Step]
+    fresh: Words
+    forms: Words
+
+    def _sources_of(self, target: Words) -> Words:
+        """The fresh successors whose canonical form is ``target`` (one row)."""
+        return self.fresh[np.flatnonzero(np.all(self.forms == target, axis=1))]
+
+    def first_step_to(self, target: Words) -> tuple[int, int] | None:
+        """The first (action, index in the level) whose successor has the form ``target``."""
+        rows = self._sources_of(target)
+        for step in self.steps:
+            hit = np.flatnonzero(_among(step.rows, rows))
+            if len(hit):
+                return step.action, int(step.source[hit[0]])
+        return None
+
+    def steps_from(self, state: Words, target: Words) -> list[tuple[int, Words]] | None:
+        """Every (action, successor) from ``state`` whose form is ``target``, in action order,
+        if ``state`` is a state of the level (else None)."""
+        at = int(rank(self.level, state)[0])
+        if at == len(self.level) or not np.array_equal(self.level[at], state[0]):
+            return None
+        rows = self._sources_of(target)
+        out = []
+        for step in self.steps:
+            j = int(np.searchsorted(step.source, at))
+            if j < len(step.source) and step.source[j] == at and _among(step.rows[j:j + 1], rows)[0]:
+                out.append((step.action, step.rows[j:j + 1]))
+        return out
+
+
+def _among(rows: Words, some: Words) -> Array:
+    """Per row of ``rows``, whether it is one of the (few) rows ``some``."""
+    hits: Array = np.all(rows[:, None, :] == some[None, :, :], axis=2).any(axis=1)
+    return hits
 
 
 def _bit(j: int) -> int:
@@ -390,6 +441,8 @@ class _Search:
         self.kept_rows = 0
         self.trace_seen = Visited(self.machine.layout.words)
         self.remembered: dict[bytes, tuple[list[_Step], Array, Words]] = {}
+        self.expanded: dict[int, _Expanded] = {}  # by depth: small levels, for traces
+        self.expanded_rows = 0
 
     # Bookkeeping --------------------------------------------------------------------------------
     def stats(self, depth: int) -> Stats:
@@ -455,9 +508,10 @@ class _Search:
         invariant, the lowest action then state for a step), so neither does the result."""
         chunks = self._chunks(level)
         open_mask = self.open_mask
+        keep = len(level) <= REMEMBER and self.expanded_rows <= KEEP_LEVELS
 
         def expand(c: tuple[int, Words]) -> _Found:
-            return self._expand(c[0], c[1], open_mask)
+            return self._expand(c[0], c[1], open_mask, keep)
 
         found: list[_Found] = []
         with contextlib.closing(_in_order(pool, expand, chunks, 2 * self.threads)) as results:
@@ -469,12 +523,16 @@ class _Search:
                 queued = sum(len(f.successors) for f in found)
                 if self._limited(queued, len(level) - offset - len(chunk)):
                     return []
+        if keep and found[0].expanded is not None:  # (a small level is one chunk)
+            self.expanded[self.depth] = found[0].expanded
+            self.expanded_rows += sum(len(s.rows) for s in found[0].expanded.steps)
         self._settle_level(level, found)
         return [f.successors for f in found if len(f.successors)]
 
-    def _expand(self, offset: int, chunk: Words, open_mask: int) -> _Found:
+    def _expand(self, offset: int, chunk: Words, open_mask: int, keep: bool) -> _Found:
         """One chunk's new successors (canonical, sorted, unique), its fired counts, and its
-        first violations; safe to run in a thread beside other chunks."""
+        first violations (with ``keep``, what traces need of it); safe to run in a thread beside
+        other chunks."""
         machine = self.machine
         evaluated = machine.evaluate(chunk, open_mask)
         if machine.precondition_fails(evaluated):
@@ -493,10 +551,12 @@ class _Search:
         steps = machine.expand(evaluated, seen)
         out.fired = [(s.action, len(s.source)) for s in steps]
         if steps:
-            succ = self.visited.new(sort_unique(np.concatenate([s.rows for s in steps])))
-            if self.symmetry is not None:  # (a stored state is canonical already)
-                succ = self.visited.new(sort_unique(self.symmetry.canonical(succ)))
-            out.successors = succ
+            fresh = self.visited.new(sort_unique(np.concatenate([s.rows for s in steps])))
+            forms = fresh if self.symmetry is None else self.symmetry.canonical(fresh)
+            # (a stored state is canonical already)
+            out.successors = fresh if self.symmetry is None else self.visited.new(sort_unique(forms))
+            if keep:
+                out.expanded = _Expanded(chunk, steps, fresh, forms)
         return out
 
     def _settle_level(self, level: Words, found: list[_Found]) -> None:
@@ -569,7 +629,9 @@ class _Search:
         levels = self._levels(depth)
         for d in range(depth - 1, -1, -1):
             level = levels[d]
-            action, source = self._predecessor(level, target)
+            known = self.expanded.get(d)
+            found = known.first_step_to(target) if known is not None else None
+            action, source = found if found is not None else self._predecessor(level, target)
             chain.append((action, target))
             target = level[source].reshape(1, -1)
         chain.reverse()
@@ -637,15 +699,24 @@ class _Search:
         path: Path = [(-1, layout.to_packed(state[0]))]
         for k, (_, target) in enumerate(chain):
             last = mask if k == len(chain) - 1 else 0
-            state, action = self._concrete_step(state, target, last)
+            state, action = self._concrete_step(state, target, last, self.expanded.get(k))
             path.append((action, layout.to_packed(state[0])))
         return path
 
-    def _concrete_step(self, state: Words, target: Words, last: int) -> tuple[Words, int]:
-        steps, actions, forms = self._successors(state)
-        rows = np.concatenate([s.rows for s in steps]) if steps else state[:0]
-        candidates = [(int(actions[i]), rows[i:i + 1])
-                      for i in np.flatnonzero(np.all(forms == target, axis=1))]
+    def _concrete_step(self, state: Words, target: Words, last: int,
+                       known: _Expanded | None) -> tuple[Words, int]:
+        """The step from concrete ``state`` to a state of form ``target`` (with ``last``, one
+        violating those obligations if any does); from ``known``, the expansion of the level
+        the step leaves, when ``state`` is stored there and ``target`` is new (not a violating
+        step's, which may lead back)."""
+        found = known.steps_from(state, target) if known is not None and not last else None
+        if found is not None:
+            candidates = found
+        else:
+            steps, actions, forms = self._successors(state)
+            rows = np.concatenate([s.rows for s in steps]) if steps else state[:0]
+            candidates = [(int(actions[i]), rows[i:i + 1])
+                          for i in np.flatnonzero(np.all(forms == target, axis=1))]
         if last:
             violating = [c for c in candidates if self._violates(state, *c, last)]
             candidates = violating or candidates
