@@ -6,7 +6,7 @@ import pytest
 
 from numacheck.checker.engines.explicit import explore
 from numacheck.checker.outcome import Limits
-from numacheck.model.expr import TRUE, ModelError, ite
+from numacheck.model.expr import TRUE, ModelError, const, ite
 from numacheck.model.schema import Schema, bool_field, int_field
 from numacheck.model.system import Action, Obligation, TransitionSystem
 
@@ -162,6 +162,30 @@ def test_traces_read_from_the_search_equal_traces_expanded_again(
     monkeypatch.setattr(explicit, "REMEMBER", 0)  # no level is kept: every step is expanded again
     used.clear()
     assert traces() == kept and not used
+
+
+def test_a_level_cut_into_chunks_gives_the_first_step_over_the_whole_level(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """n = 5 is reached from level {1, 2} by ``to5-from2`` (the first action) and by
+    ``to5-from1`` (from the first state): the trace takes the first action whether or not the
+    level is cut into chunks, so what the search keeps of a level in one chunk is not used for
+    one in several."""
+    from numacheck.checker.engines import explicit
+
+    ts = counter((Action("to5-from2", (), n.eq(2), (("n", const(5)),)),
+                  Action("to5-from1", (), n.eq(1), (("n", const(5)),)),
+                  Action("up1", (), n.eq(0), (("n", n + 1),)),
+                  Action("up2", (), n.eq(0), (("n", n + 2),))))
+    ob = Obligation("never-5", "", invariant=~n.eq(5))
+
+    def trace() -> list[tuple[int, int]]:
+        path = explore(ts, [ob], Limits(threads=1))[0].path
+        assert path is not None
+        return [(a, int(ts.schema.unpack(s)["n"])) for a, s in path]
+
+    assert trace() == [(-1, 0), (3, 2), (0, 5)]
+    monkeypatch.setattr(explicit, "CHUNK", 1)
+    assert trace() == [(-1, 0), (3, 2), (0, 5)]
 
 
 @pytest.mark.parametrize(("action", "message"), [

@@ -75,6 +75,11 @@ SHARED = 1 << 16
 #: all; beyond that a trace searches the levels up to its depth again.
 KEEP_LEVELS = 1 << 21
 
+#: What expanding a level of at most ``REMEMBER`` states made is kept for traces while the kept
+#: levels' successors number at most this many in all (about 35 bytes each, with what comes
+#: with them).
+KEEP_EXPANDED = 1 << 21
+
 
 @dataclass
 class _Update:
@@ -194,7 +199,8 @@ class _Expanded:
         return self.fresh[np.flatnonzero(np.all(self.forms == target, axis=1))]
 
     def first_step_to(self, target: Words) -> tuple[int, int] | None:
-        """The first (action, index in the level) whose successor has the form ``target``."""
+        """The first (action, index in the level) whose successor has the form ``target``, a
+        state new at the next level (for another, steps the visited set filtered are missed)."""
         rows = self._sources_of(target)
         for step in self.steps:
             hit = np.flatnonzero(_among(step.rows, rows))
@@ -508,7 +514,8 @@ class _Search:
         invariant, the lowest action then state for a step), so neither does the result."""
         chunks = self._chunks(level)
         open_mask = self.open_mask
-        keep = len(level) <= REMEMBER and self.expanded_rows <= KEEP_LEVELS
+        # (a level cut into chunks is not kept: its first step is over all of them)
+        keep = len(chunks) == 1 and len(level) <= REMEMBER and self.expanded_rows <= KEEP_EXPANDED
 
         def expand(c: tuple[int, Words]) -> _Found:
             return self._expand(c[0], c[1], open_mask, keep)
@@ -523,7 +530,7 @@ class _Search:
                 queued = sum(len(f.successors) for f in found)
                 if self._limited(queued, len(level) - offset - len(chunk)):
                     return []
-        if keep and found[0].expanded is not None:  # (a small level is one chunk)
+        if keep and found[0].expanded is not None:
             self.expanded[self.depth] = found[0].expanded
             self.expanded_rows += sum(len(s.rows) for s in found[0].expanded.steps)
         self._settle_level(level, found)
