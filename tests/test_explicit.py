@@ -132,8 +132,8 @@ def test_chunks_and_threads_change_no_result(variant: str, verdicts: set[str],
 @pytest.mark.parametrize("symmetry", [True, False])
 def test_traces_read_from_the_search_equal_traces_expanded_again(
         symmetry: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A trace's steps out of a small level are read from what the search kept of expanding it
-    (``explicit._Expanded``); they are the steps that expanding the level again finds, state
+    """A trace's steps out of a small level are read from what the search made expanding it
+    (``explicit._Expansion``); they are the steps that expanding the level again finds, state
     for state, with and without symmetry (the pin properties: a step check and an invariant)."""
     from numacheck.checker.engines import explicit
     from numacheck.model.instance import PIN_INSTANCE
@@ -143,23 +143,17 @@ def test_traces_read_from_the_search_equal_traces_expanded_again(
 
     ts = build(BUILTIN["linux-4.0-rc1"], PIN_INSTANCE)
     obligations = [PROPERTIES[p].instantiate(ts, PIN_INSTANCE) for p in ("pin-isolation", "pin-coherence")]
-    used: list[str] = []
-    for name in ("first_step_to", "steps_from"):
-        def counted(self: object, *args: object, _name: str = name,
-                    _original: object = getattr(explicit._Expanded, name)) -> object:
-            found = _original(self, *args)  # type: ignore[operator]
-            if found is not None:
-                used.append(_name)
-            return found
-        monkeypatch.setattr(explicit._Expanded, name, counted)
+    used: list[int] = []
+    forms_of = explicit._Expansion.forms_of
+    monkeypatch.setattr(explicit._Expansion, "forms_of",
+                        lambda self, rows: used.append(len(rows)) or forms_of(self, rows))
 
     def traces() -> list[tuple[str, object]]:
         return [(o.verdict, o.path) for o in explore(ts, obligations, Limits(threads=1, symmetry=symmetry))]
 
     kept = traces()
-    assert {v for v, _ in kept} == {"violated"}
-    assert "first_step_to" in used and ("steps_from" in used) == symmetry
-    monkeypatch.setattr(explicit, "REMEMBER", 0)  # no level is kept: every step is expanded again
+    assert {v for v, _ in kept} == {"violated"} and used
+    monkeypatch.setattr(explicit, "REMEMBER", 0)  # nothing is kept: every level is expanded again
     used.clear()
     assert traces() == kept and not used
 
@@ -168,8 +162,7 @@ def test_a_level_cut_into_chunks_gives_the_first_step_over_the_whole_level(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """n = 5 is reached from level {1, 2} by ``to5-from2`` (the first action) and by
     ``to5-from1`` (from the first state): the trace takes the first action whether or not the
-    level is cut into chunks, so what the search keeps of a level in one chunk is not used for
-    one in several."""
+    level is cut into chunks (what the search keeps of one chunk is not taken for the level)."""
     from numacheck.checker.engines import explicit
 
     ts = counter((Action("to5-from2", (), n.eq(2), (("n", const(5)),)),

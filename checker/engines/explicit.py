@@ -7,8 +7,8 @@ packed, deduplicated and filtered against the sorted visited set (``visited.py``
 obligations of a system are checked in one search; because it goes level by level, the first
 violation of an obligation is a shortest one.  Traces are rebuilt without parent pointers: from
 the levels the search kept (or searched again, for a large space), a violating state's
-predecessor is found in what expanding the level before it made, kept for small levels
-(``_Expanded``), else by expanding that level again.  Among equally short violations the
+predecessor is found among the successors of the level before it: those the search made, kept
+for a small level (``_Expansion``), else the level expanded again.  Among equally short violations the
 engine reports the first in a fixed order over the whole level (an invariant's at the lowest
 state of the level's sorted order; a step's at the lowest action, then state), so the trace is
 the same in every run and for any chunks and threads.
@@ -75,8 +75,8 @@ SHARED = 1 << 16
 #: all; beyond that a trace searches the levels up to its depth again.
 KEEP_LEVELS = 1 << 21
 
-#: What expanding a level of at most ``REMEMBER`` states made is kept for traces while the kept
-#: levels' successors number at most this many in all (about 35 bytes each, with what comes
+#: What expanding a chunk of at most ``REMEMBER`` states made is kept for traces while the kept
+#: chunks' successors number at most this many in all (about 35 bytes each, with what comes
 #: with them).
 KEEP_EXPANDED = 1 << 21
 
@@ -176,57 +176,27 @@ class _Found:
     situations: int
     fired: list[tuple[int, int]]
     successors: Words
-    expanded: _Expanded | None = None
+    made: _Expansion | None = None
 
 
 @dataclass
-class _Expanded:
-    """What expanding a small level left for its traces: the level, its steps, the successors
-    not visited before it (sorted) and their canonical forms, row for row.
+class _Expansion:
+    """What the search made expanding a small batch, kept for traces: its steps, and the
+    successors not visited before it (sorted) with their canonical forms, row for row."""
 
-    Every step to a state new at the next level is among these: the visited set holds
-    canonical forms only, so no concrete state whose form is new can be in it.  So the first
-    step (by action, then state) to a new state is found here without expanding the level
-    again, and it is the same step the re-expansion finds."""
-
-    level: Words
     steps: list[_Step]
     fresh: Words
     forms: Words
 
-    def _sources_of(self, target: Words) -> Words:
-        """The fresh successors whose canonical form is ``target`` (one row)."""
-        return self.fresh[np.flatnonzero(np.all(self.forms == target, axis=1))]
-
-    def first_step_to(self, target: Words) -> tuple[int, int] | None:
-        """The first (action, index in the level) whose successor has the form ``target``, a
-        state new at the next level (for another, steps the visited set filtered are missed)."""
-        rows = self._sources_of(target)
-        for step in self.steps:
-            hit = np.flatnonzero(_among(step.rows, rows))
-            if len(hit):
-                return step.action, int(step.source[hit[0]])
-        return None
-
-    def steps_from(self, state: Words, target: Words) -> list[tuple[int, Words]] | None:
-        """Every (action, successor) from ``state`` whose form is ``target``, in action order,
-        if ``state`` is a state of the level (else None)."""
-        at = int(rank(self.level, state)[0])
-        if at == len(self.level) or not np.array_equal(self.level[at], state[0]):
-            return None
-        rows = self._sources_of(target)
-        out = []
-        for step in self.steps:
-            j = int(np.searchsorted(step.source, at))
-            if j < len(step.source) and step.source[j] == at and _among(step.rows[j:j + 1], rows)[0]:
-                out.append((step.action, step.rows[j:j + 1]))
+    def forms_of(self, rows: Words) -> Words:
+        """The canonical form of each of the batch's successors ``rows``: a fresh one's as the
+        search computed it; any other was visited, so it is a stored state, canonical already."""
+        out = rows.copy()
+        if len(self.fresh):
+            at = np.minimum(rank(self.fresh, rows), len(self.fresh) - 1)
+            hit = np.all(self.fresh[at] == rows, axis=1)
+            out[hit] = self.forms[at[hit]]
         return out
-
-
-def _among(rows: Words, some: Words) -> Array:
-    """Per row of ``rows``, whether it is one of the (few) rows ``some``."""
-    hits: Array = np.all(rows[:, None, :] == some[None, :, :], axis=2).any(axis=1)
-    return hits
 
 
 def _bit(j: int) -> int:
@@ -447,8 +417,8 @@ class _Search:
         self.kept_rows = 0
         self.trace_seen = Visited(self.machine.layout.words)
         self.remembered: dict[bytes, tuple[list[_Step], Array, Words]] = {}
-        self.expanded: dict[int, _Expanded] = {}  # by depth: small levels, for traces
-        self.expanded_rows = 0
+        self.made: dict[bytes, _Expansion] = {}  # by batch: what the search made, for traces
+        self.made_rows = 0
 
     # Bookkeeping --------------------------------------------------------------------------------
     def stats(self, depth: int) -> Stats:
@@ -514,8 +484,7 @@ class _Search:
         invariant, the lowest action then state for a step), so neither does the result."""
         chunks = self._chunks(level)
         open_mask = self.open_mask
-        # (a level cut into chunks is not kept: its first step is over all of them)
-        keep = len(chunks) == 1 and len(level) <= REMEMBER and self.expanded_rows <= KEEP_EXPANDED
+        keep = self.made_rows <= KEEP_EXPANDED
 
         def expand(c: tuple[int, Words]) -> _Found:
             return self._expand(c[0], c[1], open_mask, keep)
@@ -527,12 +496,12 @@ class _Search:
                 self.reached |= f.situations
                 for action, n in f.fired:
                     self.machine.fired[action] += n
+                if f.made is not None:
+                    self.made[chunk.tobytes()] = f.made
+                    self.made_rows += sum(len(s.rows) for s in f.made.steps)
                 queued = sum(len(f.successors) for f in found)
                 if self._limited(queued, len(level) - offset - len(chunk)):
                     return []
-        if keep and found[0].expanded is not None:
-            self.expanded[self.depth] = found[0].expanded
-            self.expanded_rows += sum(len(s.rows) for s in found[0].expanded.steps)
         self._settle_level(level, found)
         return [f.successors for f in found if len(f.successors)]
 
@@ -562,8 +531,8 @@ class _Search:
             forms = fresh if self.symmetry is None else self.symmetry.canonical(fresh)
             # (a stored state is canonical already)
             out.successors = fresh if self.symmetry is None else self.visited.new(sort_unique(forms))
-            if keep:
-                out.expanded = _Expanded(chunk, steps, fresh, forms)
+            if keep and len(chunk) <= REMEMBER:
+                out.made = _Expansion(steps, fresh, forms)
         return out
 
     def _settle_level(self, level: Words, found: list[_Found]) -> None:
@@ -636,9 +605,7 @@ class _Search:
         levels = self._levels(depth)
         for d in range(depth - 1, -1, -1):
             level = levels[d]
-            known = self.expanded.get(d)
-            found = known.first_step_to(target) if known is not None else None
-            action, source = found if found is not None else self._predecessor(level, target)
+            action, source = self._predecessor(level, target)
             chain.append((action, target))
             target = level[source].reshape(1, -1)
         chain.reverse()
@@ -668,19 +635,22 @@ class _Search:
 
     def _successors(self, states: Words) -> tuple[list[_Step], Array, Words]:
         """Every step from ``states`` in the engine's fixed order (action, then source), with
-        each step's action and the canonical forms of all successors, computed at once (and
-        remembered for small batches: the traces of one search share their first levels and
-        often their first states)."""
+        each step's action and the canonical forms of all successors: what the search made
+        expanding this batch, where it kept that, else computed at once (and remembered for
+        small batches: the traces of one search share their first levels and often their first
+        states)."""
         key = states.tobytes() if len(states) <= REMEMBER else None
         found = self.remembered.get(key) if key is not None else None
         if found is not None:
             return found
-        steps = self.machine.expand(self.machine.evaluate(states))
+        made = self.made.pop(key, None) if key is not None else None
+        steps = made.steps if made is not None else self.machine.expand(self.machine.evaluate(states))
         if not steps:
             found = steps, np.empty(0, dtype=np.int64), states[:0]
         else:
             actions = np.concatenate([np.full(len(s.rows), s.action) for s in steps])
-            found = steps, actions, self.canonical(np.concatenate([s.rows for s in steps]))
+            rows = np.concatenate([s.rows for s in steps])
+            found = steps, actions, made.forms_of(rows) if made is not None else self.canonical(rows)
         if key is not None:
             self.remembered[key] = found
         return found
@@ -706,24 +676,15 @@ class _Search:
         path: Path = [(-1, layout.to_packed(state[0]))]
         for k, (_, target) in enumerate(chain):
             last = mask if k == len(chain) - 1 else 0
-            state, action = self._concrete_step(state, target, last, self.expanded.get(k))
+            state, action = self._concrete_step(state, target, last)
             path.append((action, layout.to_packed(state[0])))
         return path
 
-    def _concrete_step(self, state: Words, target: Words, last: int,
-                       known: _Expanded | None) -> tuple[Words, int]:
-        """The step from concrete ``state`` to a state of form ``target`` (with ``last``, one
-        violating those obligations if any does); from ``known``, the expansion of the level
-        the step leaves, when ``state`` is stored there and ``target`` is new (not a violating
-        step's, which may lead back)."""
-        found = known.steps_from(state, target) if known is not None and not last else None
-        if found is not None:
-            candidates = found
-        else:
-            steps, actions, forms = self._successors(state)
-            rows = np.concatenate([s.rows for s in steps]) if steps else state[:0]
-            candidates = [(int(actions[i]), rows[i:i + 1])
-                          for i in np.flatnonzero(np.all(forms == target, axis=1))]
+    def _concrete_step(self, state: Words, target: Words, last: int) -> tuple[Words, int]:
+        steps, actions, forms = self._successors(state)
+        rows = np.concatenate([s.rows for s in steps]) if steps else state[:0]
+        candidates = [(int(actions[i]), rows[i:i + 1])
+                      for i in np.flatnonzero(np.all(forms == target, axis=1))]
         if last:
             violating = [c for c in candidates if self._violates(state, *c, last)]
             candidates = violating or candidates
