@@ -172,6 +172,8 @@ class Expr:
     __hash__ = object.__hash__
 
 
+#: Every node ever built, for the life of the process: so an id never names another expression,
+#: and the memos keyed by ids (the symmetry proofs', the run's decided checks) stay valid.
 _INTERNED: dict[tuple[object, ...], Expr] = {}
 
 

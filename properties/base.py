@@ -16,6 +16,7 @@ from numacheck.model.builder import PostStep, Step
 from numacheck.model.expr import Expr, ModelError
 from numacheck.model.instance import Instance
 from numacheck.model.mm import MM
+from numacheck.model.schema import Schema
 from numacheck.model.system import Action, Obligation, TransitionSystem
 
 StateFn = Callable[[MM], Expr]
@@ -62,8 +63,9 @@ class Property:
         for index, action in enumerate(ts.actions):
             in_scope = not self.operations or action.op in self.operations  # empty: every step
             if in_scope and (self.applies is None or self.applies(action)):
-                steps.append((index, self.check(pre, post, action)))
-                situations.append((index, self.when(pre, post, action)))
+                check, when = self._step(pre, post, action)
+                steps.append((index, check))
+                situations.append((index, when))
         return Obligation(
             name=self.name,
             summary=self.summary,
@@ -71,6 +73,28 @@ class Property:
             situation_steps=tuple(situations),
             situation_text=self.situation,
         )
+
+
+    def _step(self, pre: MM, post: MM, action: Action) -> tuple[Expr, Expr]:
+        """The check and the situation of one step of ``action``: built once per property,
+        instance, schema and action, since the eras share most actions (``model/variant.py``)."""
+        assert self.check is not None and self.when is not None
+        schema = pre.step.schema
+        key = (id(self), pre.inst, id(schema), id(action))
+        found = _STEPS.get(key)
+        if found is None:
+            if len(_STEPS) >= _STEPS_KEPT:
+                _STEPS.clear()
+            found = _STEPS[key] = (self, schema, action, self.check(pre, post, action),
+                                   self.when(pre, post, action))
+        return found[3], found[4]
+
+
+#: The step checks built, by property, instance, schema and action; each entry holds the
+#: objects whose ids its key has, so that no other object takes them.  Cleared when it reaches
+#: ``_STEPS_KEPT`` entries.
+_STEPS: dict[tuple[int, Instance, int, int], tuple[Property, Schema, Action, Expr, Expr]] = {}
+_STEPS_KEPT = 1 << 16
 
 
 def invariant(name: str, summary: str, rationale: str, situation: str, sometimes: StateFn,

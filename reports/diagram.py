@@ -10,10 +10,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 from html import escape
-
-import networkx as nx  # type: ignore[import-untyped]
+from typing import TYPE_CHECKING
 
 from numacheck.checker.result import Trace
+
+if TYPE_CHECKING:  # imported where a graph is made: only an HTML report needs it (0.2 s)
+    import networkx as nx  # type: ignore[import-untyped]
 
 #: Seconds ``dot`` may take before the drawn fallback is used instead.
 DOT_TIMEOUT = 20.0
@@ -26,6 +28,8 @@ _MARGIN = 10
 
 def trace_graph(trace: Trace) -> nx.DiGraph:
     """Nodes are the states after each step (0 is the initial one), with the objects changed."""
+    import networkx as nx  # type: ignore[import-untyped]
+
     graph = nx.DiGraph()
     for n, step in enumerate(trace.steps):
         groups = dict.fromkeys(f.group for f in trace.fields if f.name in step.changed)
@@ -72,6 +76,8 @@ def dot_svg(graph: nx.DiGraph) -> str | None:
 
 def chain_svg(graph: nx.DiGraph) -> str:
     """The states drawn top to bottom as boxes, each arrow labelled with its kernel function."""
+    import networkx as nx  # type: ignore[import-untyped]
+
     order: list[int] = list(nx.topological_sort(graph))
     box_width = 20 + _CHAR_WIDTH * max(len(line) for n in order for line in graph.nodes[n]["lines"])
     box_height = _LINE_HEIGHT * 2 + 8

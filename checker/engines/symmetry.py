@@ -33,12 +33,18 @@ _COMMUTATIVE = ("and", "or", "add", "eq")
 
 
 class _Normal:
-    """Expressions with the arguments of commutative operators in a canonical order."""
+    """Expressions with the arguments of commutative operators in a canonical order.
+
+    Expressions are interned for the life of the process (``model/expr.py``), so their ids are
+    stable keys; one instance serves every proof of the process, because the eras share most
+    of their expressions (and so most of the work)."""
 
     def __init__(self) -> None:
         self.keys: dict[int, int] = {}
         self.forms: dict[int, Expr] = {}
-        self.alive: list[Expr] = []  # every node whose id is a key above stays alive
+        #: Per renaming (its mapping's fields and the expressions they become), what
+        #: :func:`substitute` made of each node already.
+        self.renamings: dict[tuple[tuple[str, str, int], ...], dict[int, Expr]] = {}
 
     def key(self, e: Expr) -> int:
         found = self.keys.get(id(e))
@@ -47,7 +53,6 @@ class _Normal:
             if e.op in _COMMUTATIVE:
                 args.sort()
             found = self.keys[id(e)] = hash((e.op, e.kind, e.payload, *args))
-            self.alive.append(e)
         return found
 
     def form(self, e: Expr) -> Expr:
@@ -61,12 +66,19 @@ class _Normal:
                     args.sort(key=self.key)
                 found = rebuild(e, args)
             self.forms[id(e)] = found
-            self.alive.append(e)
         return found
+
+    def memo(self, mapping: dict[tuple[str, str], Expr]) -> dict[int, Expr]:
+        """The substitution memo of ``mapping``, shared by every proof that renames the same way."""
+        key = tuple(sorted((op, name, id(e)) for (op, name), e in mapping.items()))
+        return self.renamings.setdefault(key, {})
 
     def renamed(self, e: Expr, mapping: dict[tuple[str, str], Expr], memo: dict[int, Expr]) -> Expr:
         """The normal form of ``e`` with its fields renamed (``memo``: one per mapping)."""
         return self.form(substitute(e, mapping, memo))
+
+
+_NORMAL = _Normal()
 
 
 def _renaming(group: Interchangeable, perm: Sequence[int]) -> dict[str, str]:
@@ -81,7 +93,7 @@ def disproof(ts: TransitionSystem, obligations: Sequence[Obligation],
     n = len(group.slots)
     if group.references:
         return f"{group.name}: fields that name an object cannot be renamed by this proof"
-    norm = _Normal()
+    norm = _NORMAL
     # a transposition and a cycle generate every permutation (for two objects they are one)
     perms = list(dict.fromkeys([(1, 0, *range(2, n)), (*range(1, n), 0)])) if n > 1 else []
     index: dict[tuple[object, ...], set[int]] = {}
@@ -95,7 +107,7 @@ def disproof(ts: TransitionSystem, obligations: Sequence[Obligation],
         names = _renaming(group, perm)
         mapping = {(op, old): ts.schema.var(new) if op == "var" else ts.schema.next(new)
                    for old, new in names.items() for op in ("var", "next")}
-        memo: dict[int, Expr] = {}
+        memo = norm.memo(mapping)
         inits = {frozenset(v.items()) for v in ts.init}
         renamed_inits = {frozenset((names.get(k, k), v) for k, v in init.items()) for init in ts.init}
         if inits != renamed_inits:
