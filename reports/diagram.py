@@ -28,7 +28,7 @@ _MARGIN = 10
 
 def trace_graph(trace: Trace) -> nx.DiGraph:
     """Nodes are the states after each step (0 is the initial one), with the objects changed."""
-    import networkx as nx  # type: ignore[import-untyped]
+    import networkx as nx
 
     graph = nx.DiGraph()
     for n, step in enumerate(trace.steps):
@@ -76,7 +76,7 @@ def dot_svg(graph: nx.DiGraph) -> str | None:
 
 def chain_svg(graph: nx.DiGraph) -> str:
     """The states drawn top to bottom as boxes, each arrow labelled with its kernel function."""
-    import networkx as nx  # type: ignore[import-untyped]
+    import networkx as nx
 
     order: list[int] = list(nx.topological_sort(graph))
     box_width = 20 + _CHAR_WIDTH * max(len(line) for n in order for line in graph.nodes[n]["lines"])
