@@ -8,9 +8,11 @@ value into one :class:`~numacheck.model.system.Action`.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from numacheck.model.builder import Step
 from numacheck.model.expr import operation_body
@@ -20,6 +22,31 @@ from numacheck.model.system import Action, Citation
 
 #: A parameter domain: for an instance, the values one parameter ranges over.
 Domain = Callable[[Instance], Sequence["str | int"]]
+
+_Rule = TypeVar("_Rule")
+_Built = TypeVar("_Built")
+
+
+def per_rule(factory: Callable[[_Rule], _Built]) -> Callable[[_Rule], _Built]:
+    """A factory of an era's operations from its rule (a table row's name, or a rule object),
+    made to give the same operations for the same rule: the eras that share a rule then share
+    its operations, which a build instantiates once per instance (``model/variant.py``).  A
+    rule that cannot be hashed gets operations of its own."""
+    cached = functools.cache(factory)
+
+    @functools.wraps(factory)
+    def built(rule: _Rule) -> _Built:
+        return cached(rule) if _hashable(rule) else factory(rule)
+
+    return built
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def processes(inst: Instance) -> Sequence[int]:

@@ -13,7 +13,7 @@ from numacheck.model.mm import (
     vm_page_prot,
     vma_is_anonymous,
 )
-from numacheck.model.operation import Operation, operation, pages, processes
+from numacheck.model.operation import Operation, operation, pages, per_rule, processes
 from numacheck.model.ops.access import fault_allowed
 from numacheck.model.pte import (
     mk_pte,
@@ -136,6 +136,7 @@ REUSE_RULES: dict[str, tuple[ReuseRule, Citation]] = {
 }
 
 
+@per_rule
 def do_wp_page(rule: str | tuple[ReuseRule, Citation]) -> Operation:
     """The write-protect fault with the anonymous reuse rule of an era: a row of REUSE_RULES,
     or a rule of its own."""

@@ -32,7 +32,7 @@ from numacheck.model.mm import (
     vm_page_prot,
     vma_is_accessible,
 )
-from numacheck.model.operation import Operation, choices, operation, pages, processes
+from numacheck.model.operation import Operation, choices, operation, pages, per_rule, processes
 from numacheck.model.pte import (
     PTE_NONE,
     Pte,
@@ -319,6 +319,7 @@ def _begin(mm: MM, rule: GupRule, p: int, page: int, write: bool, force: bool, p
     _follow_and_fault(mm, rule, p, page, foll)
 
 
+@per_rule
 def gup_ops(era: str | GupRule) -> tuple[Operation, ...]:
     """The gup and pin areas' operations of an era: a row of GUP_RULES, or a rule of its own."""
     rule = gup_rule(era)

@@ -28,7 +28,7 @@ from numacheck.model.mm import (
     vma_is_accessible,
     vma_wants_manual_pte_write_upgrade,
 )
-from numacheck.model.operation import Operation, choices, nodes, operation, pages, processes
+from numacheck.model.operation import Operation, choices, nodes, operation, pages, per_rule, processes
 from numacheck.model.ops.access import fault_allowed
 from numacheck.model.pte import (
     PAGE_CHG_MASK,
@@ -154,6 +154,7 @@ SCAN_RULES: dict[str, ScanRule] = {
 }
 
 
+@per_rule
 def change_prot_numa(era: str | ScanRule) -> Operation:
     """The NUMA hinting scan of an era: a row of SCAN_RULES, or a rule of its own."""
     rule = lookup(SCAN_RULES, era, "change_prot_numa era") if isinstance(era, str) else era
@@ -507,6 +508,7 @@ NUMA_FAULT_RULES: dict[str, NumaFaultRule] = {
 }
 
 
+@per_rule
 def do_numa_page(era: str | NumaFaultRule) -> Operation:
     """The NUMA hinting fault of an era: a row of NUMA_FAULT_RULES, or a rule of its own."""
     rule = lookup(NUMA_FAULT_RULES, era, "do_numa_page era") if isinstance(era, str) else era

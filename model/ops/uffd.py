@@ -22,7 +22,7 @@ from numacheck.model.mm import (
     vm_get_page_prot,
     vm_page_prot,
 )
-from numacheck.model.operation import Operation, choices, operation, pages, processes
+from numacheck.model.operation import Operation, choices, operation, pages, per_rule, processes
 from numacheck.model.pte import (
     PAGE_CHG_MASK,
     Pte,
@@ -90,6 +90,7 @@ UFFD_RULES: dict[str, UffdRule] = {
 }
 
 
+@per_rule
 def uffd_ops(era: str | UffdRule) -> tuple[Operation, ...]:
     """The uffd-area operations of an era: a row of UFFD_RULES, or a rule of its own."""
     rule = lookup(UFFD_RULES, era, "userfaultfd era") if isinstance(era, str) else era

@@ -9,7 +9,7 @@ from numacheck.model.diagnose import lookup
 from numacheck.model.expr import FALSE, TRUE, Expr
 from numacheck.model.instance import SHMEM_MOF, Instance
 from numacheck.model.mm import MM, Vma, vm_page_prot
-from numacheck.model.operation import Operation, choices, operation, processes
+from numacheck.model.operation import Operation, choices, operation, per_rule, processes
 from numacheck.model.pte import (
     PAGE_CHG_MASK,
     PAGE_CHG_MASK_3_19,
@@ -172,6 +172,7 @@ MPROTECT_RULES: dict[str, tuple[MprotectRule, Citation]] = {
 }
 
 
+@per_rule
 def mprotect(rule: str | tuple[MprotectRule, Citation]) -> Operation:
     """mprotect with the PTE rule of an era: a row of MPROTECT_RULES, or a rule of its own."""
     rebuild, citation = lookup(MPROTECT_RULES, rule, "mprotect rule") if isinstance(rule, str) else rule
