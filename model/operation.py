@@ -42,6 +42,7 @@ def per_rule(factory: Callable[[_Rule], _Built]) -> Callable[[_Rule], _Built]:
 
 
 def _hashable(value: object) -> bool:
+    """Whether ``value`` can be a key (a frozen rule with an unhashable field cannot)."""
     try:
         hash(value)
     except TypeError:

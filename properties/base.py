@@ -74,7 +74,6 @@ class Property:
             situation_text=self.situation,
         )
 
-
     def _step(self, pre: MM, post: MM, action: Action) -> tuple[Expr, Expr]:
         """The check and the situation of one step of ``action``: built once per property,
         instance, schema and action, since the eras share most actions (``model/variant.py``)."""
