@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from numacheck.model.builder import PostStep, Step
 from numacheck.model.expr import Expr, ModelError
 from numacheck.model.instance import Instance
+from numacheck.model.memo import ByIdentity
 from numacheck.model.mm import MM
-from numacheck.model.schema import Schema
 from numacheck.model.system import Action, Obligation, TransitionSystem
 
 StateFn = Callable[[MM], Expr]
@@ -77,23 +77,14 @@ class Property:
     def _step(self, pre: MM, post: MM, action: Action) -> tuple[Expr, Expr]:
         """The check and the situation of one step of ``action``: built once per property,
         instance, schema and action, since the eras share most actions (``model/variant.py``)."""
-        assert self.check is not None and self.when is not None
-        schema = pre.step.schema
-        key = (id(self), pre.inst, id(schema), id(action))
-        found = _STEPS.get(key)
-        if found is None:
-            if len(_STEPS) >= _STEPS_KEPT:
-                _STEPS.clear()
-            found = _STEPS[key] = (self, schema, action, self.check(pre, post, action),
-                                   self.when(pre, post, action))
-        return found[3], found[4]
+        check, when = self.check, self.when
+        assert check is not None and when is not None
+        return _STEPS.get((self, pre.inst, pre.step.schema, action),
+                          lambda: (check(pre, post, action), when(pre, post, action)))
 
 
-#: The step checks built, by property, instance, schema and action; each entry holds the
-#: objects whose ids its key has, so that no other object takes them.  Cleared when it reaches
-#: ``_STEPS_KEPT`` entries.
-_STEPS: dict[tuple[int, Instance, int, int], tuple[Property, Schema, Action, Expr, Expr]] = {}
-_STEPS_KEPT = 1 << 16
+#: The step checks built, by property, instance, schema and action.
+_STEPS: ByIdentity[tuple[Expr, Expr]] = ByIdentity(1 << 16)
 
 
 def invariant(name: str, summary: str, rationale: str, situation: str, sometimes: StateFn,

@@ -49,6 +49,7 @@ from numacheck.checker.outcome import Limits, Outcome, Path
 from numacheck.checker.resources import peak_mb, rss_mb
 from numacheck.checker.result import Stats
 from numacheck.model.expr import Expr, ModelError, substitute
+from numacheck.model.memo import ByIdentity
 from numacheck.model.schema import Schema
 from numacheck.model.system import Action, Obligation, TransitionSystem
 
@@ -200,25 +201,19 @@ class _Expansion:
         return out
 
 
-#: Per action and schema, what a check reads after the step and the nodes substituted so far,
-#: with the action and schema (whose ids the key has): the eras share most actions, and so
-#: their checks.  Cleared when it reaches ``_AFTER_KEPT`` entries.
-_AFTER: dict[tuple[int, int], tuple[Action, Schema, dict[tuple[str, str], Expr], dict[int, Expr]]] = {}
-_AFTER_KEPT = 1 << 14
+#: Per action and schema, what a check reads after the step and the nodes substituted so far:
+#: the eras share most actions, and so their checks.
+_AFTER: ByIdentity[tuple[dict[tuple[str, str], Expr], dict[int, Expr]]] = ByIdentity(1 << 14)
 
 
 def _after(action: Action, schema: Schema) -> tuple[dict[tuple[str, str], Expr], dict[int, Expr]]:
     """The substitution that makes a check over the state after ``action`` one over the state
     before it (a written field's update, else the field), and its memo."""
-    key = (id(action), id(schema))
-    found = _AFTER.get(key)
-    if found is None:
-        if len(_AFTER) >= _AFTER_KEPT:
-            _AFTER.clear()
+    def make() -> tuple[dict[tuple[str, str], Expr], dict[int, Expr]]:
         written = dict(action.updates)
-        after = {("next", f.name): written.get(f.name, schema.var(f.name)) for f in schema.fields}
-        found = _AFTER[key] = (action, schema, after, {})
-    return found[2], found[3]
+        return {("next", f.name): written.get(f.name, schema.var(f.name)) for f in schema.fields}, {}
+
+    return _AFTER.get((action, schema), make)
 
 
 def _bit(j: int) -> int:
