@@ -1,8 +1,9 @@
 """Run many checks, in parallel processes when asked (``--jobs N``), results in plan order.
 
-The unit of work is a :class:`~numacheck.checker.run.Check`: one variant, its properties, one
-engine, because the explicit search, the BMC unrolling and PDR's Houdini pass each serve every
-property of a variant at once.  Units never depend on N, so results are the same for any N;
+The unit of work is a :class:`~numacheck.checker.run.Check` (one variant, its properties, one
+engine: the explicit search, the BMC unrolling and PDR's Houdini pass each serve every property
+of a variant at once), or the run of a pass's explicit checks, searched together.  Units never
+depend on N, so results are the same for any N;
 workers are forked, so variants loaded from a user's file need not be picklable.
 """
 
@@ -14,44 +15,49 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from numacheck.checker.engines.explicit import Progress
 from numacheck.checker.result import Result
-from numacheck.checker.run import Check, Decided, run_check
+from numacheck.checker.run import Check, Decided, run_unit, units
 
 #: Called as each check finishes: (index in the plan, its results).
 Done = Callable[[int, list[Result]], None]
 
 _PLAN: Sequence[Check] = ()
+_UNITS: Sequence[range] = ()
 
 
-def _work(index: int) -> list[Result]:
-    return run_check(_PLAN[index])
+def _work(index: int) -> list[list[Result]]:
+    return run_unit([_PLAN[i] for i in _UNITS[index]])
 
 
 def run_checks(plan: Sequence[Check], jobs: int = 1, progress: Progress | None = None,
                done: Done | None = None) -> list[Result]:
-    """All results of ``plan``, in plan order; ``progress`` only reaches a single job.  In one
-    job, a check the run has already decided (the same system and obligations) is not searched
-    again; with several, each worker searches its own (the results are the same)."""
-    if jobs <= 1 or len(plan) <= 1:
+    """All results of ``plan``, in plan order; ``progress`` only reaches a single job.  The
+    plan is cut into units (a pass's explicit checks are one: ``run.units``), each run in one
+    process.  In one job, a check the run has already decided (the same system and
+    obligations) is not searched again; with several, each worker searches its own (the
+    results are the same)."""
+    cut = units(plan)
+    if jobs <= 1 or len(cut) <= 1:
         out: list[Result] = []
         decided: Decided = {}
-        for index, check in enumerate(plan):
-            results = run_check(check, progress, decided)
-            if done is not None:
-                done(index, results)
-            out.extend(results)
+        for unit in cut:
+            for index, results in zip(unit, run_unit([plan[i] for i in unit], progress, decided),
+                                      strict=True):
+                if done is not None:
+                    done(index, results)
+                out.extend(results)
         return out
-    global _PLAN
-    _PLAN = plan
+    global _PLAN, _UNITS
+    _PLAN, _UNITS = plan, cut
     by_index: dict[int, list[Result]] = {}
     try:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(plan)),
+        with ProcessPoolExecutor(max_workers=min(jobs, len(cut)),
                                  mp_context=mp.get_context("fork")) as pool:
-            futures = {pool.submit(_work, i): i for i in range(len(plan))}
+            futures = {pool.submit(_work, u): u for u in range(len(cut))}
             for future in as_completed(futures):
-                index = futures[future]
-                by_index[index] = future.result()
-                if done is not None:
-                    done(index, by_index[index])
+                for index, results in zip(cut[futures[future]], future.result(), strict=True):
+                    by_index[index] = results
+                    if done is not None:
+                        done(index, results)
     finally:
-        _PLAN = ()
+        _PLAN, _UNITS = (), ()
     return [r for i in range(len(plan)) for r in by_index[i]]

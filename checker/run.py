@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import z3
 
 from numacheck.checker.engines.bmc import bmc
-from numacheck.checker.engines.explicit import Progress, explore
+from numacheck.checker.engines.explicit import Progress, explore, explore_together
 from numacheck.checker.engines.kind import kind
 from numacheck.checker.engines.pdr import pdr
 from numacheck.checker.engines.portfolio import portfolio
@@ -97,20 +97,54 @@ def run_check(check: Check, progress: Progress | None = None,
     already had (two eras the instance does not tell apart) takes that check's outcomes
     instead of searching again.
     """
-    fresh_solver_context()
-    ts = build(check.variant, check.instance)
-    obligations = [p.instantiate(ts, check.instance) for p in check.properties]
-    if decided is None:
-        outcomes = ENGINES[check.engine](ts, obligations, check.limits, progress)
-    else:
+    return run_unit([check], progress, decided)[0]
+
+
+def together(a: Check, b: Check) -> bool:
+    """Whether two checks are one unit of work: explicit searches of the same instance under
+    the same limits, which :func:`explore_together` searches at once."""
+    return a.engine == b.engine == "explicit" and a.instance == b.instance and a.limits == b.limits
+
+
+def units(plan: Sequence[Check]) -> list[range]:
+    """The plan cut into units of work: each run of consecutive checks that go
+    :func:`together` (a pass's eras), every other check alone."""
+    out: list[range] = []
+    for i, check in enumerate(plan):
+        if out and together(plan[out[-1].start], check):
+            out[-1] = range(out[-1].start, i + 1)
+        else:
+            out.append(range(i, i + 1))
+    return out
+
+
+def run_unit(checks: Sequence[Check], progress: Progress | None = None,
+             decided: Decided | None = None) -> list[list[Result]]:
+    """The results of each check of a unit (see :func:`units`), in order: explicit checks in
+    one joint search, which gives each the outcomes its own search would; any other check by
+    its engine.  A check whose system and obligations an earlier one had (in the unit, or in
+    ``decided``) takes that check's outcomes."""
+    decided = {} if decided is None else decided
+    built: list[tuple[TransitionSystem, list[Obligation]]] = []
+    keys: list[tuple[object, ...]] = []
+    for check in checks:
+        fresh_solver_context()
+        ts = build(check.variant, check.instance)
+        obligations = [p.instantiate(ts, check.instance) for p in check.properties]
         key = what_decides(check, ts, obligations)
-        if key not in decided:
+        if key not in decided and check.engine != "explicit":
             decided[key] = (ts, obligations, ENGINES[check.engine](ts, obligations, check.limits, progress))
-        outcomes = decided[key][2]
-    return [
-        to_result(check.variant, prop, check.engine, ts, outcome, check.instance, check.limits)
-        for prop, outcome in zip(check.properties, outcomes, strict=True)
-    ]
+        built.append((ts, obligations))
+        keys.append(key)
+    todo = {key: i for i, key in reversed(list(enumerate(keys))) if key not in decided}
+    if todo:
+        firsts = sorted(todo.values())
+        searched = explore_together([built[i] for i in firsts], checks[firsts[0]].limits, progress)
+        for i, outcomes in zip(firsts, searched, strict=True):
+            decided[keys[i]] = (*built[i], outcomes)
+    return [[to_result(check.variant, prop, check.engine, ts, outcome, check.instance, check.limits)
+             for prop, outcome in zip(check.properties, decided[key][2], strict=True)]
+            for check, (ts, _), key in zip(checks, built, keys, strict=True)]
 
 
 def covered_areas(variant: Variant, instance: Instance) -> str:

@@ -72,26 +72,51 @@ def clamp(e: Expr, f: Field) -> Expr:
 
 
 @st.composite
-def systems(draw: st.DrawFn, max_fields: int = 4,
-            max_actions: int = 5) -> tuple[TransitionSystem, list[Obligation]]:
-    """A random transition system with one invariant and one step property."""
-    schema = draw(schemas(max_fields))
-    actions = []
-    for k in range(draw(st.integers(1, max_actions))):
-        guard = draw(expressions(schema, "bool", depth=2))
-        updates = []
-        for f in schema.fields:
-            if draw(st.booleans()):
-                e = draw(expressions(schema, f.kind, depth=2))
-                updates.append((f.name, e if f.kind == "bool" else clamp(e, f)))
-        actions.append(Action(f"op{k}", (), guard, tuple(updates)))
-    init = (draw(states(schema)),)
-    ts = TransitionSystem("random", schema, init, tuple(actions))
+def actions(draw: st.DrawFn, schema: Schema, name: str) -> Action:
+    """A guarded command over ``schema``: a guard, and an update of some of the fields."""
+    guard = draw(expressions(schema, "bool", depth=2))
+    updates = []
+    for f in schema.fields:
+        if draw(st.booleans()):
+            e = draw(expressions(schema, f.kind, depth=2))
+            updates.append((f.name, e if f.kind == "bool" else clamp(e, f)))
+    return Action(name, (), guard, tuple(updates))
+
+
+@st.composite
+def obligations(draw: st.DrawFn, ts: TransitionSystem) -> list[Obligation]:
+    """One invariant and one step property of ``ts``, each with a situation."""
+    schema = ts.schema
     inv = Obligation("inv", "random invariant", invariant=draw(expressions(schema, "bool", depth=2)),
                      sometimes=draw(expressions(schema, "bool", depth=2)), situation_text="random")
-    idx = draw(st.integers(0, len(actions) - 1))
+    idx = draw(st.integers(0, len(ts.actions) - 1))
     step = Obligation("step", "random step property",
                       steps=((idx, draw(expressions(schema, "bool", with_next=True, depth=2))),),
                       situation_steps=((idx, draw(expressions(schema, "bool", with_next=True, depth=2))),),
                       situation_text="random")
-    return ts, [inv, step]
+    return [inv, step]
+
+
+@st.composite
+def systems(draw: st.DrawFn, max_fields: int = 4,
+            max_actions: int = 5) -> tuple[TransitionSystem, list[Obligation]]:
+    """A random transition system with one invariant and one step property."""
+    schema = draw(schemas(max_fields))
+    acts = [draw(actions(schema, f"op{k}")) for k in range(draw(st.integers(1, max_actions)))]
+    ts = TransitionSystem("random", schema, (draw(states(schema)),), tuple(acts))
+    return ts, draw(obligations(ts))
+
+
+@st.composite
+def families(draw: st.DrawFn, max_systems: int = 4) -> list[tuple[TransitionSystem, list[Obligation]]]:
+    """Systems over one schema, as a model's eras are: each has some of a common pool of
+    actions (the same objects), in its own order, its own initial states and properties."""
+    schema = draw(schemas(4))
+    pool = [draw(actions(schema, f"op{k}")) for k in range(draw(st.integers(1, 6)))]
+    out = []
+    for i in range(draw(st.integers(2, max_systems))):
+        acts = draw(st.permutations(pool))[:draw(st.integers(1, len(pool)))]
+        init = tuple(draw(st.lists(states(schema), min_size=1, max_size=2)))
+        ts = TransitionSystem(f"era{i}", schema, init, tuple(acts))
+        out.append((ts, draw(obligations(ts))))
+    return out

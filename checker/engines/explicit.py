@@ -13,6 +13,11 @@ engine reports the first in a fixed order over the whole level (an invariant's a
 state of the level's sorted order; a step's at the lowest action, then state), so the trace is
 the same in every run and for any chunks and threads.
 
+Several systems over one schema (the eras of a pass) can be searched together
+(``explore_together``): a state several of them reach at the same depth is expanded,
+canonicalised and stored once, with a mask of the systems it belongs to, and every system gets
+the outcomes its own search would give.
+
 With a :class:`~numacheck.checker.engines.symmetry.Symmetry`, every successor is replaced by the
 canonical member of its orbit before deduplication, so each orbit is stored once; traces are
 then mapped back to concrete states step by step, so that they replay.  The search stops when
@@ -28,13 +33,21 @@ from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
+from functools import partial, reduce
 from typing import TypeVar
 
 import numpy as np
 
 from numacheck.checker.engines.symmetry import Symmetry
-from numacheck.checker.engines.visited import Visited, merge_unique, rank, sort_unique
+from numacheck.checker.engines.visited import (
+    Masks,
+    Visited,
+    merge_unique,
+    merge_unique_masked,
+    rank,
+    sort_unique,
+    sort_unique_masked,
+)
 from numacheck.checker.lowering.arrays import (
     ALWAYS,
     Array,
@@ -147,11 +160,13 @@ class _Plan:
 
 @dataclass
 class _Step:
-    """Successors of a batch by one action: the batch rows they come from and the new rows."""
+    """Successors of a batch by one action: the batch rows they come from and the new rows
+    (in a joint search, with the systems each belongs to: its source's that have the action)."""
 
     action: int
     source: Array
     rows: Words
+    masks: Masks | None = None
 
 
 @dataclass
@@ -164,6 +179,7 @@ class _Level:
     slots: list[object]
     wanted: int
     whole: bool
+    masks: Masks | None = None
 
 
 @dataclass
@@ -176,8 +192,9 @@ class _Found:
     states: dict[int, int]
     steps: dict[int, tuple[int, int, Words]]
     situations: int
-    fired: list[tuple[int, int]]
+    fired: list[tuple[int, int, int]]  # (system, its action, steps)
     successors: Words
+    masks: Masks | None = None
     made: _Expansion | None = None
 
 
@@ -222,40 +239,77 @@ def _bit(j: int) -> int:
 
 
 class _Machine:
-    """A transition system and its obligations, compiled for whole batches of states.
+    """The transition systems of a search and their obligations, compiled for whole batches
+    of states.
 
-    A small batch is evaluated by one program over all of it: every guard, update, invariant
-    and check, each shared node once.  In a large batch an action is enabled in a fraction of
-    the states, so there one program computes the guards and invariants, and one per action
-    (compiled when first needed) computes its updates and checks over the states it is
-    enabled in, gathering what the first computed.
+    A search explores one system, or several over the same schema together (eras that share
+    most of their actions and states: ``explore_together``).  Their actions are merged, an
+    action the systems share (the same guard and updates) once, each knowing its systems
+    (``members``); their obligations are numbered one after another, each knowing its system
+    (``owner``).  A small batch is evaluated by one program over all of it: every guard,
+    update, invariant and check, each shared node once.  In a large batch an action is enabled
+    in a fraction of the states, so there one program computes the guards and invariants, and
+    one per action (compiled when first needed) computes its updates and checks over the
+    states it is enabled in, gathering what the first computed.
     """
 
-    def __init__(self, ts: TransitionSystem, obligations: Sequence[Obligation],
+    def __init__(self, systems: Sequence[tuple[TransitionSystem, Sequence[Obligation]]],
                  preconditions: Sequence[Expr] = ()) -> None:
-        self.ts = ts
-        self.layout = Layout(ts.schema)
-        self.obligations = obligations
+        self.systems = systems
+        self.schema = systems[0][0].schema
+        self.layout = Layout(self.schema)
+        self.joint = len(systems) > 1
+        self.everyone = (1 << len(systems)) - 1
+        self.actions: list[Action] = []
+        self.members: list[int] = []  # per action, the systems that have it
+        self.local: list[dict[int, int]] = []  # per system, its index of each of its actions
+        self.own: list[list[int]] = []  # per system, the action of each of its indices
+        where: dict[tuple[object, ...], int] = {}
+        for e, (ts, _) in enumerate(systems):
+            assert ts.schema is self.schema, "systems searched together share their schema"
+            self.local.append({})
+            self.own.append([])
+            times: dict[tuple[object, ...], int] = {}
+            for i, a in enumerate(ts.actions):
+                # the same operation on the same parameters, with the same (hash-consed)
+                # expressions: one action (the n-th of a system's equal ones, if it has several)
+                same = (a.op, a.params, id(a.guard), tuple((n, id(u)) for n, u in a.updates))
+                times[same] = times.get(same, 0) + 1
+                j = where.setdefault((*same, times[same]), len(self.actions))
+                if j == len(self.actions):
+                    self.actions.append(a)
+                    self.members.append(0)
+                self.members[j] |= 1 << e
+                self.local[e][j] = i
+                self.own[e].append(j)
+        self.obligations = [ob for _, obs in systems for ob in obs]
+        self.owner = [e for e, (_, obs) in enumerate(systems) for _ in obs]
+        self.first = [sum(len(obs) for _, obs in systems[:e]) for e in range(len(systems))]
         self.preconditions = list(preconditions)
-        self.level_roots = [(a.guard, ALWAYS) for a in ts.actions]
+        self.level_roots = [(a.guard, ALWAYS) for a in self.actions]
         self.level_roots += [(e, ALWAYS) for e in self.preconditions]
-        for j, ob in enumerate(obligations):
-            self.level_roots += [(e, _bit(j)) for e in (ob.invariant, ob.sometimes) if e is not None]
-        checks: list[list[tuple[int, Expr, bool]]] = [[] for _ in ts.actions]
-        for j, ob in enumerate(obligations):
+        for k, ob in enumerate(self.obligations):
+            self.level_roots += [(e, _bit(k)) for e in (ob.invariant, ob.sometimes) if e is not None]
+        checks: list[list[tuple[int, Expr, bool]]] = [[] for _ in self.actions]
+        for k, ob in enumerate(self.obligations):
+            own = self.own[self.owner[k]]
             for index, check in ob.steps:
-                checks[index].append((j, check, True))
+                checks[own[index]].append((k, check, True))
             for index, sit in ob.situation_steps:
-                checks[index].append((j, sit, False))
-        self.plans = [self._plan(i, a, checks[i]) for i, a in enumerate(ts.actions)]
+                checks[own[index]].append((k, sit, False))
+        self.plans = [self._plan(i, a, checks[i]) for i, a in enumerate(self.actions)]
         self.whole = Program([*self.level_roots, *(r for p in self.plans for r in self._roots(p))])
         for plan in self.plans:
             plan.whole = self._view(self.whole, plan, self.whole.index(plan.action.guard))
         self.level: Program | None = None
-        self.fired = [0] * len(ts.actions)
+        self.fired = [[0] * len(ts.actions) for ts, _ in systems]
+
+    def system_bit(self, k: int) -> np.uint64:
+        """The mask bit of the system obligation ``k`` belongs to."""
+        return np.uint64(1 << self.owner[k])
 
     def _plan(self, index: int, action: Action, checks: list[tuple[int, Expr, bool]]) -> _Plan:
-        schema, layout = self.ts.schema, self.layout
+        schema, layout = self.schema, self.layout
         keep = np.full(layout.words, np.uint64(2**64 - 1), dtype=np.uint64)
         fixed = np.zeros(layout.words, dtype=np.uint64)
         updates: list[_Update] = []
@@ -273,15 +327,15 @@ class _Machine:
                 wide = lo < f.lo or hi > f.hi
             updates.append(_Update(name, e, w, wide))
         after, memo = _after(action, schema)
-        checked = [(j, substitute(e, after, memo), is_check) for j, e, is_check in checks]
+        checked = [(k, substitute(e, after, memo), is_check) for k, e, is_check in checks]
         return _Plan(index, action, keep, fixed, updates, checked)
 
     @staticmethod
     def _roots(plan: _Plan) -> list[tuple[Expr, int]]:
-        return [*((u.expr, ALWAYS) for u in plan.updates), *((e, _bit(j)) for j, e, _ in plan.checks)]
+        return [*((u.expr, ALWAYS) for u in plan.updates), *((e, _bit(k)) for k, e, _ in plan.checks)]
 
     def _view(self, program: Program, plan: _Plan, guard: int) -> _View:
-        schema, layout = self.ts.schema, self.layout
+        schema, layout = self.schema, self.layout
         packings = []
         for w in sorted({u.word for u in plan.updates}):
             fields = [u for u in plan.updates if u.word == w]
@@ -290,7 +344,7 @@ class _Machine:
                 w, [program.index(u.expr) for u in fields], lows if lows.any() else None,
                 np.array([[layout.place[u.name][1]] for u in fields], dtype=np.uint64)))
         return _View(guard, [program.index(u.expr) for u in plan.updates], packings,
-                     [(j, program.index(e), is_check) for j, e, is_check in plan.checks])
+                     [(k, program.index(e), is_check) for k, e, is_check in plan.checks])
 
     def _level_program(self) -> Program:
         """The guards and invariants alone, and each action's own program (compiled once, the
@@ -304,19 +358,21 @@ class _Machine:
             self.level = level
         return self.level
 
-    def evaluate(self, batch: Words, open_mask: int = 0) -> _Level:
-        """The values over ``batch`` of every guard, and of the invariants of the obligations
-        in ``open_mask``; for a small batch, of everything else too."""
+    def evaluate(self, batch: Words, open_mask: int = 0, masks: Masks | None = None) -> _Level:
+        """The values over ``batch`` (in a joint search, each row belonging to the systems of
+        its ``masks``) of every guard, and of the invariants of the obligations in
+        ``open_mask``; for a small batch, of everything else too."""
         wanted = ALWAYS | open_mask << 1
         leaf = field_leaf(self.layout, batch, every=len(batch) <= WHOLE)
         if len(batch) <= WHOLE:
-            return _Level(batch, self.whole.run(leaf, wanted), wanted, True)
-        return _Level(batch, self._level_program().run(leaf, wanted), wanted, False)
+            return _Level(batch, self.whole.run(leaf, wanted), wanted, True, masks)
+        return _Level(batch, self._level_program().run(leaf, wanted), wanted, False, masks)
 
     def expand(self, level: _Level,
                on_check: Callable[[int, int, int, Words, int, int], None] | None = None,
                ) -> list[_Step]:
-        """The successors of every state of ``level`` by every enabled action.
+        """The successors of every state of ``level`` by every enabled action (in a joint
+        search, every action of a system the state belongs to).
 
         With ``on_check``, the step checks and situations of the obligations open when
         ``level`` was evaluated are reported through ``on_check(action, first violating source
@@ -328,7 +384,11 @@ class _Machine:
         for plan in self.plans:
             view = plan.whole if level.whole else plan.sub[1] if plan.sub else None
             assert view is not None
-            source = np.flatnonzero(full(level.slots[view.guard], n))
+            enabled = full(level.slots[view.guard], n)
+            members = self.members[plan.index]
+            if level.masks is not None and members != self.everyone:
+                enabled = enabled & (level.masks & np.uint64(members) != 0)
+            source = np.flatnonzero(enabled)
             if len(source) == 0:
                 continue
             rows = batch[source]
@@ -344,33 +404,40 @@ class _Machine:
                     self._range_check(plan.action, u.name, full(slots[slot], m)[pick])
             for pack in view.packings:
                 succ[:, pack.word] |= pack.bits(slots, m, pick)
+            masks = None
+            if level.masks is not None:
+                masks = level.masks[source]
+                if members != self.everyone:
+                    masks &= np.uint64(members)
             if on_check is not None and view.checks:
-                self._checks(plan.index, view, slots, m, pick, wanted, source, succ, on_check)
-            out.append(_Step(plan.index, source, succ))
+                self._checks(plan.index, view, slots, m, pick, wanted, source, succ, masks, on_check)
+            out.append(_Step(plan.index, source, succ, masks))
         return out
 
     def _checks(self, action: int, view: _View, slots: list[object], m: int, pick: Array | None,
-                wanted: int, source: Array, succ: Words,
+                wanted: int, source: Array, succ: Words, masks: Masks | None,
                 on_check: Callable[[int, int, int, Words, int, int], None]) -> None:
         situations = 0
-        for j, slot, is_check in view.checks:
-            if not wanted & _bit(j):
+        for k, slot, is_check in view.checks:
+            if not wanted & _bit(k):
                 continue
             holds = full(slots[slot], m)
             if pick is not None:
                 holds = holds[pick]
+            # in a joint search, only the steps of the obligation's system count
+            ours = None if masks is None else masks & self.system_bit(k) != 0
             if is_check:
-                bad = np.flatnonzero(~holds)
+                bad = np.flatnonzero(~holds if ours is None else ~holds & ours)
                 if len(bad):
                     at = int(bad[0])
-                    on_check(action, int(source[at]), 1 << j, succ, at, 0)
-            elif holds.any():
-                situations |= 1 << j
+                    on_check(action, int(source[at]), 1 << k, succ, at, 0)
+            elif (holds if ours is None else holds & ours).any():
+                situations |= 1 << k
         if situations:
             on_check(action, -1, 0, succ, -1, situations)
 
     def _range_check(self, action: Action, name: str, v: Array) -> None:
-        f = self.ts.schema[name]
+        f = self.schema[name]
         bad = (v < f.lo) | (v > f.hi)
         if bad.any():
             value = int(v[np.flatnonzero(bad)[0]])
@@ -388,97 +455,155 @@ class _Machine:
         return any(not full(level.slots[program.index(e)], n).all() for e in self.preconditions)
 
     def state_checks(self, level: _Level) -> tuple[dict[int, int], int]:
-        """For the invariants evaluated with ``level``, the first violating row per obligation;
-        and the mask of state situations reached in it."""
+        """For the invariants evaluated with ``level``, the first violating row per obligation
+        (among the rows of its system); and the mask of state situations reached in it."""
         n = len(level.batch)
         program = self._program(level)
         first: dict[int, int] = {}
         situations = 0
-        for j, ob in enumerate(self.obligations):
-            if not level.wanted & _bit(j):
+        for k, ob in enumerate(self.obligations):
+            if not level.wanted & _bit(k):
                 continue
+            ours = None if level.masks is None else level.masks & self.system_bit(k) != 0
             if ob.invariant is not None:
-                bad = np.flatnonzero(~full(level.slots[program.index(ob.invariant)], n))
-                if len(bad):
-                    first[j] = int(bad[0])
-            if ob.sometimes is not None and full(
-                    level.slots[program.index(ob.sometimes)], n).any():
-                situations |= 1 << j
+                bad = ~full(level.slots[program.index(ob.invariant)], n)
+                if ours is not None:
+                    bad &= ours
+                at = np.flatnonzero(bad)
+                if len(at):
+                    first[k] = int(at[0])
+            if ob.sometimes is not None:
+                reached = full(level.slots[program.index(ob.sometimes)], n)
+                if ours is not None:
+                    reached = reached & ours
+                if reached.any():
+                    situations |= 1 << k
         return first, situations
+
+    def count_fired(self, level: _Level, steps: list[_Step]) -> list[tuple[int, int, int]]:
+        """The steps of each action fired over ``level``, as (system, its action, count)."""
+        if level.masks is None:
+            return [(0, self.local[0][s.action], len(s.source)) for s in steps]
+        values, inverse = np.unique(level.masks, return_inverse=True)
+        bits = (values[:, None] >> np.arange(len(self.systems), dtype=np.uint64) & np.uint64(1)
+                ).astype(np.int64)  # (distinct masks, systems)
+        out = []
+        for s in steps:
+            per_system = np.bincount(inverse[s.source], minlength=len(values)) @ bits
+            for e in np.flatnonzero(per_system):
+                if self.members[s.action] >> int(e) & 1:
+                    out.append((int(e), self.local[int(e)][s.action], int(per_system[e])))
+        return out
 
 
 class _Search:
-    """One breadth-first search over a compiled system."""
+    """One breadth-first search over compiled systems: one, or several together, each state
+    stored once with the systems that reach it at that depth (its mask)."""
 
-    def __init__(self, ts: TransitionSystem, obligations: Sequence[Obligation], limits: Limits,
-                 progress: Progress | None, symmetry: Symmetry | None) -> None:
-        self.machine = _Machine(ts, obligations, symmetry.preconditions if symmetry is not None else ())
-        self.obligations = obligations
+    def __init__(self, systems: Sequence[tuple[TransitionSystem, Sequence[Obligation]]],
+                 limits: Limits, progress: Progress | None, symmetry: Symmetry | None) -> None:
+        self.machine = _Machine(systems, symmetry.preconditions if symmetry is not None else ())
+        self.joint = self.machine.joint
+        self.obligations = self.machine.obligations
         self.limits = limits
         self.progress = progress
         self.symmetry = symmetry
-        self.visited = Visited(self.machine.layout.words)
-        self.outcomes: list[Outcome | None] = [None] * len(obligations)
-        self.open_mask = (1 << len(obligations)) - 1
+        words = self.machine.layout.words
+        self.visited = Visited(words, masked=self.joint)
+        self.outcomes: list[Outcome | None] = [None] * len(self.obligations)
+        self.open_mask = (1 << len(self.obligations)) - 1
         self.reached = 0
         self.start = time.monotonic()
         self.depth = 0
         self.stop_reason = ""
         self.threads = max(1, limits.threads)
-        self.concrete = 0
-        self.trace_levels: list[Words] = []
-        self.kept: list[Words] | None = []
+        # Per system: its states stored, the concrete states they stand for, its last depth.
+        self.states = [0] * len(systems)
+        self.concrete = [0] * len(systems)
+        self.depths = [0] * len(systems)
+        self.kept: list[tuple[Words, Masks | None]] | None = []
         self.kept_rows = 0
-        self.trace_seen = Visited(self.machine.layout.words)
-        self.remembered: dict[bytes, tuple[list[_Step], Array, Words]] = {}
+        self.trace_levels: dict[int, list[tuple[Words, Masks | None]]] = {}  # by system
+        self.trace_seen: dict[int, Visited] = {}
+        self.remembered: dict[bytes, tuple[list[_Step], Array, Words, Masks | None]] = {}
         self.made: dict[bytes, _Expansion] = {}  # by batch: what the search made, for traces
         self.made_rows = 0
 
     # Bookkeeping --------------------------------------------------------------------------------
-    def stats(self, depth: int) -> Stats:
+    def stats(self, system: int, depth: int) -> Stats:
+        ts = self.machine.systems[system][0]
+        fired = self.machine.fired[system]
         counts: dict[str, int] = {}
-        for a, c in zip(self.machine.ts.actions, self.machine.fired, strict=True):
+        for a, c in zip(ts.actions, fired, strict=True):
             counts[a.op] = counts.get(a.op, 0) + c
         sym = self.symmetry
-        return Stats(states=len(self.visited), transitions=sum(self.machine.fired), depth=depth,
+        return Stats(states=self.states[system], transitions=sum(fired), depth=depth,
                      seconds=time.monotonic() - self.start, peak_memory_mb=peak_mb(),
                      op_counts=counts, symmetry="" if sym is None else sym.described,
-                     concrete_states=self.concrete if sym is None or sym.exact else None)
+                     concrete_states=self.concrete[system] if sym is None or sym.exact else None)
 
     def settle(self, mask: int, path: Callable[[], Path]) -> None:
         todo = mask & self.open_mask
         if not todo:
             return
         built = path()
-        for j in range(len(self.obligations)):
-            if todo >> j & 1:
-                self.outcomes[j] = Outcome("violated", path=built, stats=self.stats(len(built) - 1),
+        for k in range(len(self.obligations)):
+            if todo >> k & 1:
+                self.outcomes[k] = Outcome("violated", path=built,
+                                           stats=self.stats(self.machine.owner[k], len(built) - 1),
                                            bounded=True, depth=len(built) - 1)
         self.open_mask &= ~todo
+
+    def active(self) -> int:
+        """The mask of the systems with an obligation still open."""
+        owner = self.machine.owner
+        return reduce(lambda m, k: m | 1 << owner[k] if self.open_mask >> k & 1 else m,
+                      range(len(self.obligations)), 0)
 
     def canonical(self, rows: Words) -> Words:
         """Each row's canonical form (the rows themselves without symmetry), row by row."""
         return rows if self.symmetry is None else self.symmetry.canonical(rows)
 
+    def only(self, system: int, rows: Words) -> Masks | None:
+        """Masks saying that ``rows`` belong to ``system`` alone (none in a search of one)."""
+        return np.full(len(rows), np.uint64(1 << system)) if self.joint else None
+
     # The search -----------------------------------------------------------------------------------
     def run(self) -> list[Outcome]:
         layout = self.machine.layout
-        self.initial = layout.rows(self.machine.ts.initial_states())
-        level = sort_unique(self.canonical(self.initial))
-        self._store(level)
+        self.initial = [layout.rows(ts.initial_states()) for ts, _ in self.machine.systems]
+        if self.joint:
+            level, masks = sort_unique_masked(
+                np.concatenate([self.canonical(rows) for rows in self.initial]),
+                np.concatenate([self.only(e, rows) for e, rows in enumerate(self.initial)]))
+        else:
+            level, masks = sort_unique(self.canonical(self.initial[0])), None
+        self._store(level, masks)
         with ThreadPoolExecutor(self.threads) if self.threads > 1 else contextlib.nullcontext() as pool:
             while len(level) and self.open_mask:
-                pending = self._level(level, pool)
+                pending = self._level(level, masks, pool)
                 if self.stop_reason or not self.open_mask:
                     break
-                level = merge_unique(pending) if pending else level[:0]  # each new already
+                level, masks = self._next(pending, level)
                 if len(level):
                     self.depth += 1
-                    self._store(level)
-        final = self.stats(self.depth)
+                    self._store(level, masks)
         if self.progress is not None:
-            self.progress(final.states, final.transitions, final.depth, 0, final.seconds)
-        return self._outcomes(final)
+            self.progress(len(self.visited), sum(map(sum, self.machine.fired)), self.depth, 0,
+                          time.monotonic() - self.start)
+        return self._outcomes()
+
+    def _next(self, pending: list[tuple[Words, Masks | None]], level: Words) -> tuple[Words, Masks | None]:
+        """The next level from the chunks' new successors (each new already); in a joint
+        search, only for the systems still open."""
+        if not self.joint:
+            return merge_unique([r for r, _ in pending]) if pending else level[:0], None
+        if not pending:
+            return level[:0], np.empty(0, dtype=np.uint64)
+        rows, masks = merge_unique_masked(pending)  # type: ignore[arg-type]
+        masks &= np.uint64(self.active())
+        keep = masks != 0
+        return rows[keep], masks[keep]
 
     def _chunks(self, level: Words) -> list[tuple[int, Words]]:
         """The level cut into chunks (with their offsets): at most ``CHUNK`` states each, and
@@ -490,7 +615,8 @@ class _Search:
         size = -(-len(level) // pieces)
         return [(start, level[start:start + size]) for start in range(0, len(level), size)]
 
-    def _level(self, level: Words, pool: ThreadPoolExecutor | None) -> list[Words]:
+    def _level(self, level: Words, masks: Masks | None,
+               pool: ThreadPoolExecutor | None) -> list[tuple[Words, Masks | None]]:
         """Expand one level: its new successors (sorted runs), with the level's violations
         settled.  Chunks are expanded by ``threads`` threads, each taking the next chunk when
         it is done, and the limits are checked as each chunk's results come, in order; which
@@ -501,86 +627,119 @@ class _Search:
         keep = self.made_rows <= KEEP_EXPANDED
 
         def expand(c: tuple[int, Words]) -> _Found:
-            return self._expand(c[0], c[1], open_mask, keep)
+            part = None if masks is None else masks[c[0]:c[0] + len(c[1])]
+            return self._expand(c[0], c[1], part, open_mask, keep)
 
         found: list[_Found] = []
+        fired = self.machine.fired
         with contextlib.closing(_in_order(pool, expand, chunks, 2 * self.threads)) as results:
             for (offset, chunk), f in zip(chunks, results, strict=True):
                 found.append(f)
                 self.reached |= f.situations
-                for action, n in f.fired:
-                    self.machine.fired[action] += n
+                for system, action, n in f.fired:
+                    fired[system][action] += n
                 if f.made is not None:
-                    self.made[chunk.tobytes()] = f.made
+                    part = b"" if masks is None else masks[offset:offset + len(chunk)].tobytes()
+                    self.made[chunk.tobytes() + part] = f.made
                     self.made_rows += sum(len(s.rows) for s in f.made.steps)
                 queued = sum(len(f.successors) for f in found)
                 if self._limited(queued, len(level) - offset - len(chunk)):
                     return []
         self._settle_level(level, found)
-        return [f.successors for f in found if len(f.successors)]
+        return [(f.successors, f.masks) for f in found if len(f.successors)]
 
-    def _expand(self, offset: int, chunk: Words, open_mask: int, keep: bool) -> _Found:
+    def _expand(self, offset: int, chunk: Words, masks: Masks | None, open_mask: int,
+                keep: bool) -> _Found:
         """One chunk's new successors (canonical, sorted, unique), its fired counts, and its
         first violations (with ``keep``, what traces need of it); safe to run in a thread beside
         other chunks."""
         machine = self.machine
-        evaluated = machine.evaluate(chunk, open_mask)
+        evaluated = machine.evaluate(chunk, open_mask, masks)
         if machine.precondition_fails(evaluated):
             raise _SymmetryFailedError(self.depth)
         first, situations = machine.state_checks(evaluated)
-        out = _Found({j: offset + row for j, row in first.items()}, {}, situations, [], chunk[:0])
+        out = _Found({k: offset + row for k, row in first.items()}, {}, situations, [], chunk[:0])
+        local = machine.local
 
         def seen(action: int, source: int, violated: int, rows: Words, at: int, sits: int) -> None:
             out.situations |= sits
-            for j in range(len(self.obligations)):
-                if violated >> j & 1:
-                    key = (action, offset + source)
-                    if j not in out.steps or key < out.steps[j][:2]:
-                        out.steps[j] = (*key, rows[at].copy())
+            for k in range(len(self.obligations)):
+                if violated >> k & 1:
+                    key = (local[machine.owner[k]][action], offset + source)
+                    if k not in out.steps or key < out.steps[k][:2]:
+                        out.steps[k] = (*key, rows[at].copy())
 
         steps = machine.expand(evaluated, seen)
-        out.fired = [(s.action, len(s.source)) for s in steps]
-        if steps:
-            fresh = self.visited.new(sort_unique(np.concatenate([s.rows for s in steps])))
-            forms = fresh if self.symmetry is None else self.symmetry.canonical(fresh)
+        out.fired = machine.count_fired(evaluated, steps)
+        if not steps:
+            out.masks = None if masks is None else masks[:0]
+            return out
+        rows = np.concatenate([s.rows for s in steps])
+        if masks is None:
+            fresh = self.visited.new(sort_unique(rows))
+            forms = self.canonical(fresh)
             # (a stored state is canonical already)
             out.successors = fresh if self.symmetry is None else self.visited.new(sort_unique(forms))
-            if keep and len(chunk) <= REMEMBER:
-                out.made = _Expansion(steps, fresh, forms)
+        else:
+            rows, joined, stored = self.visited.new_masked(
+                *sort_unique_masked(rows, np.concatenate([s.masks for s in steps])))
+            fresh = rows[~stored]
+            forms = self.canonical(fresh)
+            if self.symmetry is None:
+                out.successors, out.masks = rows, joined
+            else:
+                rows[~stored] = forms  # (a stored state is canonical already)
+                out.successors, out.masks, _ = self.visited.new_masked(*sort_unique_masked(rows, joined))
+        if keep and len(chunk) <= REMEMBER:
+            out.made = _Expansion(steps, fresh, forms)
         return out
 
     def _settle_level(self, level: Words, found: list[_Found]) -> None:
         """Settle each open obligation violated in ``level``: by a state (an invariant), which
         gives the shorter trace, else by a step."""
         depth = self.depth
-        for j in range(len(self.obligations)):
-            rows = [f.states[j] for f in found if j in f.states]
-            if rows and self.open_mask >> j & 1:
+        for k in range(len(self.obligations)):
+            rows = [f.states[k] for f in found if k in f.states]
+            if rows and self.open_mask >> k & 1:
                 row = level[min(rows)]
-                self.settle(1 << j, partial(self.path_to, row, depth, 1 << j))
-        for j in range(len(self.obligations)):
-            steps = [f.steps[j] for f in found if j in f.steps]
-            if steps and self.open_mask >> j & 1:
+                self.settle(1 << k, partial(self.path_to, row, depth, 1 << k))
+        for k in range(len(self.obligations)):
+            steps = [f.steps[k] for f in found if k in f.steps]
+            if steps and self.open_mask >> k & 1:
                 action, source, succ = min(steps, key=lambda s: s[:2])
                 pre = level[source]
-                self.settle(1 << j, partial(self.path_to, pre, depth, 1 << j, last=(action, succ)))
+                self.settle(1 << k, partial(self.path_to, pre, depth, 1 << k, last=(action, succ)))
 
-    def _store(self, level: Words) -> None:
+    def _store(self, level: Words, masks: Masks | None) -> None:
         sym = self.symmetry
-        if sym is None:
-            self.concrete += len(level)
-        elif sym.exact:
-            self.concrete += int(sym.orbit_sizes(level).sum())
-        self.visited.add(level)
+        sizes = None if sym is None or not sym.exact else sym.orbit_sizes(level)
+        if masks is None:
+            self.states[0] += len(level)
+            self.concrete[0] += len(level) if sym is None else int(sizes.sum()) if sizes is not None else 0
+            self.depths[0] = self.depth
+            self.visited.add(level)
+        else:
+            values, inverse = np.unique(masks, return_inverse=True)
+            bits = (values[:, None] >> np.arange(len(self.states), dtype=np.uint64) & np.uint64(1)
+                    ).astype(np.int64)
+            counts = np.bincount(inverse, minlength=len(values)) @ bits
+            concrete = (counts if sym is None else
+                        np.bincount(inverse, weights=sizes, minlength=len(values)).astype(np.int64) @ bits
+                        if sizes is not None else 0 * counts)
+            for e in np.flatnonzero(counts):
+                self.states[e] += int(counts[e])
+                self.concrete[e] += int(concrete[e])
+                self.depths[e] = self.depth
+            self.visited.add_masked(level, masks)
         if self.kept is not None:
             self.kept_rows += len(level)
-            self.kept = [*self.kept, level] if self.kept_rows <= KEEP_LEVELS else None
+            self.kept = [*self.kept, (level, masks)] if self.kept_rows <= KEEP_LEVELS else None
 
     def _limited(self, queued: int, left: int) -> bool:
         elapsed = time.monotonic() - self.start
         states = len(self.visited) + queued
         if self.progress is not None:
-            self.progress(states, sum(self.machine.fired), self.depth, queued + left, elapsed)
+            self.progress(states, sum(map(sum, self.machine.fired)), self.depth, queued + left, elapsed)
         limits = self.limits
         if limits.max_states is not None and states >= limits.max_states:
             self.stop_reason = f"state limit {limits.max_states} reached"
@@ -588,24 +747,31 @@ class _Search:
             self.stop_reason = f"time limit {limits.timeout:g}s reached"
         elif limits.max_memory_mb is not None and rss_mb() >= limits.max_memory_mb:
             self.stop_reason = f"memory limit {limits.max_memory_mb:g} MiB reached"
+        if self.stop_reason and self.joint:  # a limit is a system's own: search each alone
+            raise _ApartError(self.stop_reason)
         return bool(self.stop_reason)
 
-    def _outcomes(self, final: Stats) -> list[Outcome]:
+    def _outcomes(self) -> list[Outcome]:
         out: list[Outcome] = []
-        for j, ob in enumerate(self.obligations):
-            done = self.outcomes[j]
+        finals: dict[int, Stats] = {}
+        for k, ob in enumerate(self.obligations):
+            system = self.machine.owner[k]
+            if system not in finals:
+                finals[system] = self.stats(system, self.depths[system])
+            final = finals[system]
+            done = self.outcomes[k]
             if done is not None:
                 out.append(done)
             elif self.stop_reason:
-                out.append(Outcome("unknown", stats=final, bounded=True, depth=self.depth,
+                out.append(Outcome("unknown", stats=final, bounded=True, depth=final.depth,
                                    message=f"{self.stop_reason}; explored {final.states} states "
-                                   f"to depth {self.depth}"))
-            elif not (self.reached >> j & 1) and ob.has_situation:
-                out.append(Outcome("vacuous", stats=final, depth=self.depth,
+                                   f"to depth {final.depth}"))
+            elif not (self.reached >> k & 1) and ob.has_situation:
+                out.append(Outcome("vacuous", stats=final, depth=final.depth,
                                    message="the situation it is about is unreachable: "
                                    f"{ob.situation_text}"))
             else:
-                out.append(Outcome("holds", stats=final, depth=self.depth,
+                out.append(Outcome("holds", stats=final, depth=final.depth,
                                    message=f"all {final.states} reachable states explored"))
         return out
 
@@ -613,71 +779,97 @@ class _Search:
     def path_to(self, row: Words, depth: int, mask: int,
                 last: tuple[int, Words] | None = None) -> Path:
         """A shortest path to the stored state ``row`` at ``depth`` (then ``last``, a step
-        from it) that violates the obligations in ``mask``, as concrete schema-packed states."""
+        from it: the system's own action index and the successor) that violates the
+        obligations in ``mask`` (of one system), as concrete schema-packed states."""
+        system = self.machine.owner[mask.bit_length() - 1]
         chain: list[tuple[int, Words]] = []
         target = row.reshape(1, -1)
-        levels = self._levels(depth)
+        levels = self._levels(depth, system)
         for d in range(depth - 1, -1, -1):
-            level = levels[d]
-            action, source = self._predecessor(level, target)
+            rows, masks = levels[d]
+            action, source = self._predecessor(rows, masks, target, system)
             chain.append((action, target))
-            target = level[source].reshape(1, -1)
+            target = rows[source].reshape(1, -1)
         chain.reverse()
         if last is not None:
             chain.append((last[0], self.canonical(last[1].reshape(1, -1))))
-        return self._concrete(target, chain, mask)
+        return self._concrete(target, chain, mask, system)
 
-    def _levels(self, depth: int) -> list[Words]:
-        """The stored BFS levels 0..depth: those the search kept, else searched again (and
-        kept for the next trace)."""
+    def _levels(self, depth: int, system: int) -> list[tuple[Words, Masks | None]]:
+        """The stored BFS levels 0..depth: those the search kept, else the system's own
+        searched again (and kept for its next trace)."""
         if self.kept is not None and len(self.kept) > depth:
             return self.kept
-        levels = self.trace_levels
+        levels = self.trace_levels.setdefault(system, [])
         if not levels:
-            levels.append(sort_unique(self.canonical(self.initial)))
-            self.trace_seen = Visited(self.machine.layout.words)
-            self.trace_seen.add(levels[0])
+            first = sort_unique(self.canonical(self.initial[system]))
+            levels.append((first, self.only(system, first)))
+            self.trace_seen[system] = Visited(self.machine.layout.words)
+            self.trace_seen[system].add(first)
+        seen = self.trace_seen[system]
         while len(levels) <= depth:
-            steps = self.machine.expand(self.machine.evaluate(levels[-1]))
+            rows, masks = levels[-1]
+            steps = self.machine.expand(self.machine.evaluate(rows, masks=masks))
             if not steps:
                 raise AssertionError("a trace is deeper than the state space")
             succ = sort_unique(np.concatenate([s.rows for s in steps]))
-            fresh = self.trace_seen.new(sort_unique(self.canonical(succ)))
-            self.trace_seen.add(fresh)
-            levels.append(fresh)
+            fresh = seen.new(sort_unique(self.canonical(succ)))
+            seen.add(fresh)
+            levels.append((fresh, self.only(system, fresh)))
         return levels
 
-    def _successors(self, states: Words) -> tuple[list[_Step], Array, Words]:
-        """Every step from ``states`` in the engine's fixed order (action, then source), with
-        each step's action and the canonical forms of all successors: what the search made
-        expanding this batch, where it kept that, else computed at once (and remembered for
-        small batches: the traces of one search share their first levels and often their first
-        states)."""
-        key = states.tobytes() if len(states) <= REMEMBER else None
+    def _successors(self, states: Words, masks: Masks | None,
+                    ) -> tuple[list[_Step], Array, Words, Masks | None]:
+        """Every step from ``states`` (each belonging to the systems of its ``masks``) in the
+        engine's fixed order (action, then source), with each step's action, the canonical
+        forms of all successors and their masks: what the search made expanding this batch,
+        where it kept that, else computed at once (and remembered for small batches: the
+        traces of one search share their first levels and often their first states)."""
+        key = None
+        if len(states) <= REMEMBER:
+            key = states.tobytes() + (b"" if masks is None else masks.tobytes())
         found = self.remembered.get(key) if key is not None else None
         if found is not None:
             return found
         made = self.made.pop(key, None) if key is not None else None
-        steps = made.steps if made is not None else self.machine.expand(self.machine.evaluate(states))
+        steps = made.steps if made is not None else self.machine.expand(
+            self.machine.evaluate(states, masks=masks))
         if not steps:
-            found = steps, np.empty(0, dtype=np.int64), states[:0]
+            found = steps, np.empty(0, dtype=np.int64), states[:0], None
         else:
             actions = np.concatenate([np.full(len(s.rows), s.action) for s in steps])
             rows = np.concatenate([s.rows for s in steps])
-            found = steps, actions, made.forms_of(rows) if made is not None else self.canonical(rows)
+            forms = made.forms_of(rows) if made is not None else self.canonical(rows)
+            found = (steps, actions, forms,
+                     None if masks is None else np.concatenate([s.masks for s in steps]))
         if key is not None:
             self.remembered[key] = found
         return found
 
-    def _predecessor(self, level: Words, target: Words) -> tuple[int, int]:
-        steps, actions, forms = self._successors(level)
-        hits = np.flatnonzero(np.all(forms == target, axis=1))
+    def _local(self, system: int) -> Array:
+        """Per action of the search, its index among ``system``'s actions (-1: not its)."""
+        local = np.full(len(self.machine.actions), -1, dtype=np.int64)
+        for j, i in self.machine.local[system].items():
+            local[j] = i
+        return local
+
+    def _predecessor(self, level: Words, masks: Masks | None, target: Words,
+                     system: int) -> tuple[int, int]:
+        """The first (action of ``system``, then state) of ``level`` whose step reaches
+        ``target``."""
+        steps, actions, forms, steps_masks = self._successors(level, masks)
+        hit = np.all(forms == target, axis=1)
+        if steps_masks is not None:
+            hit &= steps_masks & np.uint64(1 << system) != 0
+        hits = np.flatnonzero(hit)
         if not len(hits):
             raise AssertionError("a visited state has no predecessor on the level before it")
-        sources = np.concatenate([s.source for s in steps])
-        return int(actions[hits[0]]), int(sources[hits[0]])
+        sources = np.concatenate([s.source for s in steps])[hits]
+        local = self._local(system)[actions[hits]]
+        first = np.lexsort((sources, local))[0]
+        return int(local[first]), int(sources[first])
 
-    def _concrete(self, start: Words, chain: list[tuple[int, Words]], mask: int) -> Path:
+    def _concrete(self, start: Words, chain: list[tuple[int, Words]], mask: int, system: int) -> Path:
         """The path of stored states ``start``, ``chain`` as concrete states: without symmetry
         they are the states themselves; with it each step is replayed from the concrete state
         before it, choosing the first action whose successor has the stored canonical form."""
@@ -685,41 +877,47 @@ class _Search:
         if self.symmetry is None:
             return [(-1, layout.to_packed(start[0])),
                     *((a, layout.to_packed(r[0])) for a, r in chain)]
-        canon = self.canonical(self.initial)
-        state = self.initial[np.flatnonzero(np.all(canon == start, axis=1))[0]].reshape(1, -1)
+        initial = self.initial[system]
+        canon = self.canonical(initial)
+        state = initial[np.flatnonzero(np.all(canon == start, axis=1))[0]].reshape(1, -1)
         path: Path = [(-1, layout.to_packed(state[0]))]
         for k, (_, target) in enumerate(chain):
             last = mask if k == len(chain) - 1 else 0
-            state, action = self._concrete_step(state, target, last)
+            state, action = self._concrete_step(state, target, last, system)
             path.append((action, layout.to_packed(state[0])))
         return path
 
-    def _concrete_step(self, state: Words, target: Words, last: int) -> tuple[Words, int]:
-        steps, actions, forms = self._successors(state)
+    def _concrete_step(self, state: Words, target: Words, last: int,
+                       system: int) -> tuple[Words, int]:
+        steps, actions, forms, _ = self._successors(state, self.only(system, state))
         rows = np.concatenate([s.rows for s in steps]) if steps else state[:0]
-        candidates = [(int(actions[i]), rows[i:i + 1])
-                      for i in np.flatnonzero(np.all(forms == target, axis=1))]
+        local = self._local(system)
+        candidates = sorted(((int(local[actions[i]]), rows[i:i + 1])
+                             for i in np.flatnonzero(np.all(forms == target, axis=1))),
+                            key=lambda c: c[0])
         if last:
-            violating = [c for c in candidates if self._violates(state, *c, last)]
+            violating = [c for c in candidates if self._violates(state, *c, last, system)]
             candidates = violating or candidates
         if not candidates:
             raise AssertionError("symmetry: no concrete step matches the stored trace")
         action, row = candidates[0]
         return row, action
 
-    def _violates(self, state: Words, action: int, row: Words, mask: int) -> bool:
-        """Whether the concrete step ``state`` -> ``row`` by ``action`` (or ``row`` itself)
-        violates the obligations in ``mask``."""
-        first, _ = self.machine.state_checks(self.machine.evaluate(row, mask))
+    def _violates(self, state: Words, action: int, row: Words, mask: int, system: int) -> bool:
+        """Whether the concrete step ``state`` -> ``row`` by ``system``'s ``action`` (or
+        ``row`` itself) violates the obligations in ``mask``."""
+        machine = self.machine
+        first, _ = machine.state_checks(machine.evaluate(row, mask, self.only(system, row)))
         if first:
             return True
         hit: list[int] = []
+        joint = machine.own[system][action]
 
         def seen(a: int, source: int, violated: int, rows: Words, at: int, sit: int) -> None:
-            if a == action and violated and np.all(rows[at] == row[0]):
+            if a == joint and violated and np.all(rows[at] == row[0]):
                 hit.append(a)
 
-        self.machine.expand(self.machine.evaluate(state, mask), seen)
+        machine.expand(machine.evaluate(state, mask, self.only(system, state)), seen)
         return bool(hit)
 
 
@@ -747,6 +945,10 @@ class _SymmetryFailedError(Exception):
     """A vouched symmetry's precondition is false in a state found at this depth."""
 
 
+class _ApartError(Exception):
+    """A joint search reached a limit, which is each system's own: search them one by one."""
+
+
 def explore(
     ts: TransitionSystem,
     obligations: Sequence[Obligation],
@@ -758,14 +960,64 @@ def explore(
     With ``limits.symmetry`` the search reduces by every symmetry the system admits (see
     ``symmetry.py``); each outcome's notes say which, or why none.
     """
+    return explore_together([(ts, obligations)], limits, progress)[0]
+
+
+#: At most this many systems are searched together (a state's mask is one 64-bit word).
+TOGETHER = 64
+
+
+def explore_together(
+    systems: Sequence[tuple[TransitionSystem, Sequence[Obligation]]],
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+) -> list[list[Outcome]]:
+    """Check every system's obligations: per system, its outcomes in order, the same as
+    :func:`explore` gives for it alone (verdicts, counts, depths, traces).
+
+    Systems over one schema that admit the same symmetry are searched together: eras share
+    most of their actions and reachable states, so a state several of them reach at the same
+    depth is expanded, canonicalised and stored once, with the systems it belongs to as a mask
+    (one bit each), and each system's verdicts, counts and traces come from its own states and
+    actions.  They are searched one by one under a time or memory limit (each system's own),
+    and when a joint search reaches the state limit or a vouched symmetry's precondition
+    fails.
+    """
     limits = limits or Limits()
-    symmetry, notes = Symmetry.of(ts, obligations) if limits.symmetry else (None, [])
+    found = [Symmetry.of(ts, obs) if limits.symmetry else (None, []) for ts, obs in systems]
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for e, ((ts, _), (sym, _)) in enumerate(zip(systems, found, strict=True)):
+        groups.setdefault((id(ts.schema), None if sym is None else sym.reduction), []).append(e)
+    apart = limits.timeout is not None or limits.max_memory_mb is not None
+    out: list[list[Outcome]] = [[] for _ in systems]
+    for members in groups.values():
+        for start in range(0, len(members), TOGETHER):
+            batch = members[start:start + TOGETHER]
+            joint: list[Outcome] | None = None
+            if len(batch) > 1 and not apart:
+                search = _Search([systems[e] for e in batch], limits, progress, found[batch[0]][0])
+                with contextlib.suppress(_SymmetryFailedError, _ApartError):
+                    joint = search.run()
+            for i, e in enumerate(batch):
+                ts, obligations = systems[e]
+                notes: list[str] = []
+                if joint is not None:
+                    first = search.machine.first[i]
+                    outcomes = joint[first:first + len(obligations)]
+                else:
+                    outcomes, notes = _alone(ts, obligations, limits, progress, found[e][0])
+                for o in outcomes:
+                    o.notes = (*o.notes, *found[e][1], *notes)
+                out[e] = outcomes
+    return out
+
+
+def _alone(ts: TransitionSystem, obligations: Sequence[Obligation], limits: Limits,
+           progress: Progress | None, symmetry: Symmetry | None) -> tuple[list[Outcome], list[str]]:
+    """One system's search, redone without the reduction if its precondition fails."""
     try:
-        outcomes = _Search(ts, obligations, limits, progress, symmetry).run()
+        return _Search([(ts, obligations)], limits, progress, symmetry).run(), []
     except _SymmetryFailedError as failed:
-        notes.append(f"symmetry off: the precondition of the {symmetry.described if symmetry else ''} "
-                     f"reduction fails in a state at depth {failed.args[0]}; searched without it")
-        outcomes = _Search(ts, obligations, limits, progress, None).run()
-    for o in outcomes:
-        o.notes = (*o.notes, *notes)
-    return outcomes
+        note = (f"symmetry off: the precondition of the {symmetry.described if symmetry else ''} "
+                f"reduction fails in a state at depth {failed.args[0]}; searched without it")
+        return _Search([(ts, obligations)], limits, progress, None).run(), [note]

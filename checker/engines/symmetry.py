@@ -230,6 +230,11 @@ class Symmetry:
         layout = self.layout = Layout(ts.schema)
         self.exact = exact
         self.described = ", ".join(g.name for g in groups)
+        #: What the canonical forms depend on besides the schema: two systems with equal
+        #: reductions are reduced alike (expressions are interned, so their ids stand for them).
+        self.reduction = repr([exact, *((g.name, g.slots, g.references, g.values, g.vouched,
+                                         id(g.precondition), [id(e) for e in g.live],
+                                         g.values_by_reference) for g in groups)])
         #: The vouched groups' preconditions: the search evaluates them with every batch it expands.
         self.preconditions = list({
             id(g.precondition): g.precondition for g in groups if g.precondition is not None}.values())

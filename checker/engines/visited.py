@@ -17,6 +17,9 @@ import numpy as np
 
 from numacheck.checker.lowering.arrays import Words
 
+#: Per row, the systems of a joint search it belongs to, one bit each (uint64).
+Masks = np.ndarray
+
 
 def sort_unique(rows: Words, kind: Literal["quicksort", "stable"] = "quicksort") -> Words:
     """``rows`` sorted lexicographically, duplicates removed (one word: by a sort of ``kind``)."""
@@ -34,6 +37,36 @@ def sort_unique(rows: Words, kind: Literal["quicksort", "stable"] = "quicksort")
     keep[0] = True
     np.any(rows[1:] != rows[:-1], axis=1, out=keep[1:])
     return rows[keep]
+
+
+def sort_unique_masked(rows: Words, masks: Masks,
+                       kind: Literal["quicksort", "stable"] = "quicksort") -> tuple[Words, Masks]:
+    """``rows`` sorted and deduplicated as :func:`sort_unique` does, each with the union of
+    the ``masks`` (the systems of a joint search it belongs to) of its copies."""
+    if len(rows) == 0:
+        return rows, masks
+    if rows.shape[1] == 1:
+        order = np.argsort(rows[:, 0], kind=kind)
+        rows = rows[order]
+        keep = np.empty(len(rows), dtype=bool)
+        keep[0] = True
+        np.not_equal(rows[1:, 0], rows[:-1, 0], out=keep[1:])
+    else:
+        order = np.lexsort(rows.T[::-1])
+        rows = rows[order]
+        keep = np.empty(len(rows), dtype=bool)
+        keep[0] = True
+        np.any(rows[1:] != rows[:-1], axis=1, out=keep[1:])
+    starts = np.flatnonzero(keep)
+    return rows[starts], np.bitwise_or.reduceat(masks[order], starts)
+
+
+def merge_unique_masked(runs: list[tuple[Words, Masks]]) -> tuple[Words, Masks]:
+    """:func:`merge_unique` of runs with masks, a row's masks joined."""
+    if len(runs) == 1:
+        return runs[0]
+    return sort_unique_masked(np.concatenate([r for r, _ in runs]),
+                              np.concatenate([m for _, m in runs]), kind="stable")
 
 
 def merge_unique(runs: list[Words]) -> Words:
@@ -96,9 +129,11 @@ class Visited:
     a new array the size of the set (where memory touched for the first time is slow, as on the
     machine the benchmarks ran on, a fresh array of hundreds of MiB costs more than the merge)."""
 
-    def __init__(self, words: int) -> None:
+    def __init__(self, words: int, masked: bool = False) -> None:
         self.rows: Words = np.empty((0, words), dtype=np.uint64)
         self._buffer: Words = self.rows
+        #: With ``masked`` (a joint search), per row the systems that have visited it.
+        self.masks: Masks | None = np.empty(0, dtype=np.uint64) if masked else None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -106,7 +141,7 @@ class Visited:
     @property
     def nbytes(self) -> int:
         """Bytes held (the buffer, spare rows included)."""
-        return int(self._buffer.nbytes)
+        return int(self._buffer.nbytes) + (0 if self.masks is None else int(self.masks.nbytes))
 
     def new(self, candidates: Words) -> Words:
         """The rows of ``candidates`` (sorted, unique) not yet visited, in order."""
@@ -121,6 +156,42 @@ class Visited:
             found = np.all(self.rows[at] == candidates, axis=1)
         fresh: Words = candidates[~found]
         return fresh
+
+    def new_masked(self, candidates: Words, masks: Masks) -> tuple[Words, Masks, np.ndarray]:
+        """The rows of ``candidates`` (sorted, unique) some system of their ``masks`` has not
+        visited, with those systems, and whether each row is stored (visited by another)."""
+        assert self.masks is not None
+        if len(self.rows) == 0 or len(candidates) == 0:
+            return candidates, masks, np.zeros(len(candidates), dtype=bool)
+        at = np.minimum(rank(self.rows, candidates), len(self.rows) - 1)
+        found = np.all(self.rows[at] == candidates, axis=1)
+        masks = np.where(found, masks & ~self.masks[at], masks)
+        keep = masks != 0
+        return candidates[keep], masks[keep], found[keep]
+
+    def add_masked(self, fresh: Words, masks: Masks) -> None:
+        """Merge ``fresh`` (sorted, unique) in, each row visited by the systems of its mask."""
+        assert self.masks is not None
+        if len(fresh) == 0:
+            return
+        at = rank(self.rows, fresh)
+        found = np.zeros(len(fresh), dtype=bool)
+        inside = at < len(self.rows)
+        found[inside] = np.all(self.rows[at[inside]] == fresh[inside], axis=1)
+        self.masks[at[found]] |= masks[found]
+        new = ~found
+        if not new.any():
+            return
+        fresh, masks, at = fresh[new], masks[new], at[new] + np.arange(int(new.sum()))
+        total = len(self.rows) + len(fresh)
+        rows = np.empty((total, self.rows.shape[1]), dtype=np.uint64)
+        merged = np.empty(total, dtype=np.uint64)
+        old = np.ones(total, dtype=bool)
+        old[at] = False
+        rows[at], merged[at] = fresh, masks
+        rows[old], merged[old] = self.rows, self.masks
+        self.rows = self._buffer = rows
+        self.masks = merged
 
     def add(self, fresh: Words) -> None:
         """Merge ``fresh`` (sorted, unique, none visited) in."""
