@@ -64,6 +64,26 @@ def test_engines_agree_on_generated_systems(system: tuple[TransitionSystem, list
     agree(ts, obligations)
 
 
+def test_k_induction_does_not_rule_out_a_self_loop_that_fails_a_step_check() -> None:
+    """``stay`` changes nothing and its step check wants b0 false: flip, then stay, violates
+    it in two steps.  The step case once required every state of its path to be distinct, the
+    state after the bad step too, so a self-loop could never be bad and k-induction answered
+    1-inductive, holds (found by hypothesis on a generated system)."""
+    from numacheck.model.expr import TRUE, not_
+    from numacheck.model.schema import Schema, bool_field
+    from numacheck.model.system import Action
+
+    schema = Schema((bool_field("b0"),))
+    b0 = schema.var("b0")
+    ts = TransitionSystem("self-loop", schema, ({"b0": False},),
+                          (Action("stay", (), TRUE, ()), Action("flip", (), TRUE, (("b0", not_(b0)),))))
+    ob = Obligation("stay-while-clear", "", steps=((0, not_(b0)),), situation_steps=((0, TRUE),),
+                    situation_text="stay")
+    [out] = kind(ts, [ob], Limits(depth=4))
+    assert out.verdict == "violated" and out.depth == 2
+    agree(ts, [ob])
+
+
 #: Eras the default test run checks here (6.2: proofs and violations to agree on; the first
 #: bug's six-step trace is test_cli_engines' per-engine test); the others run with the verify
 #: marker (make test-verify), and benchmarks/engine_matrix.py covers them all.
