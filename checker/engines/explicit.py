@@ -180,6 +180,8 @@ class _Level:
     wanted: int
     whole: bool
     masks: Masks | None = None
+    present: int = 1  # the systems the batch's states belong to
+    actions: int = 0  # their bits of ``wanted``: the roots of their actions
 
 
 @dataclass
@@ -259,7 +261,6 @@ class _Machine:
         self.schema = systems[0][0].schema
         self.layout = Layout(self.schema)
         self.joint = len(systems) > 1
-        self.everyone = (1 << len(systems)) - 1
         self.actions: list[Action] = []
         self.members: list[int] = []  # per action, the systems that have it
         self.local: list[dict[int, int]] = []  # per system, its index of each of its actions
@@ -286,7 +287,11 @@ class _Machine:
         self.owner = [e for e, (_, obs) in enumerate(systems) for _ in obs]
         self.first = [sum(len(obs) for _, obs in systems[:e]) for e in range(len(systems))]
         self.preconditions = list(preconditions)
-        self.level_roots = [(a.guard, ALWAYS) for a in self.actions]
+        # An action's guard and updates are computed where one of its systems is wanted: each
+        # system has a bit of ``wanted`` after the obligations' (so a batch of some systems'
+        # states, a trace's of one, or a level once others are settled, skips the rest).
+        self.action_bits = [m << len(self.obligations) + 1 for m in self.members]
+        self.level_roots = [(a.guard, self.action_bits[j]) for j, a in enumerate(self.actions)]
         self.level_roots += [(e, ALWAYS) for e in self.preconditions]
         for k, ob in enumerate(self.obligations):
             self.level_roots += [(e, _bit(k)) for e in (ob.invariant, ob.sometimes) if e is not None]
@@ -330,9 +335,9 @@ class _Machine:
         checked = [(k, substitute(e, after, memo), is_check) for k, e, is_check in checks]
         return _Plan(index, action, keep, fixed, updates, checked)
 
-    @staticmethod
-    def _roots(plan: _Plan) -> list[tuple[Expr, int]]:
-        return [*((u.expr, ALWAYS) for u in plan.updates), *((e, _bit(k)) for k, e, _ in plan.checks)]
+    def _roots(self, plan: _Plan) -> list[tuple[Expr, int]]:
+        bits = self.action_bits[plan.index]
+        return [*((u.expr, bits) for u in plan.updates), *((e, _bit(k)) for k, e, _ in plan.checks)]
 
     def _view(self, program: Program, plan: _Plan, guard: int) -> _View:
         schema, layout = self.schema, self.layout
@@ -351,22 +356,23 @@ class _Machine:
         first time a large batch comes)."""
         if self.level is None:
             level = Program(self.level_roots)
-            shared = level.always()
-            for plan in self.plans:
-                program = Program(self._roots(plan), shared)
+            for plan in self.plans:  # an action runs only where the level computed its guard
+                program = Program(self._roots(plan), level.always(self.action_bits[plan.index]))
                 plan.sub = program, self._view(program, plan, level.index(plan.action.guard))
             self.level = level
         return self.level
 
     def evaluate(self, batch: Words, open_mask: int = 0, masks: Masks | None = None) -> _Level:
         """The values over ``batch`` (in a joint search, each row belonging to the systems of
-        its ``masks``) of every guard, and of the invariants of the obligations in
-        ``open_mask``; for a small batch, of everything else too."""
-        wanted = ALWAYS | open_mask << 1
+        its ``masks``) of the guards of those systems' actions, and of the invariants of the
+        obligations in ``open_mask``; for a small batch, of everything else too."""
+        present = 1 if masks is None else int(np.bitwise_or.reduce(masks)) if len(masks) else 0
+        actions = present << len(self.obligations) + 1
+        wanted = ALWAYS | open_mask << 1 | actions
         leaf = field_leaf(self.layout, batch, every=len(batch) <= WHOLE)
-        if len(batch) <= WHOLE:
-            return _Level(batch, self.whole.run(leaf, wanted), wanted, True, masks)
-        return _Level(batch, self._level_program().run(leaf, wanted), wanted, False, masks)
+        program = self.whole if len(batch) <= WHOLE else self._level_program()
+        return _Level(batch, program.run(leaf, wanted), wanted, len(batch) <= WHOLE, masks,
+                      present, actions)
 
     def expand(self, level: _Level,
                on_check: Callable[[int, int, int, Words, int, int], None] | None = None,
@@ -379,14 +385,16 @@ class _Machine:
         or -1, violated mask, rows, index into rows, situations mask)``.
         """
         layout, batch, n = self.layout, level.batch, len(level.batch)
-        wanted = level.wanted if on_check is not None else ALWAYS
+        wanted = level.wanted if on_check is not None else ALWAYS | level.actions
         out: list[_Step] = []
         for plan in self.plans:
+            members = self.members[plan.index]
+            if not members & level.present:
+                continue
             view = plan.whole if level.whole else plan.sub[1] if plan.sub else None
             assert view is not None
             enabled = full(level.slots[view.guard], n)
-            members = self.members[plan.index]
-            if level.masks is not None and members != self.everyone:
+            if level.masks is not None and level.present & ~members:
                 enabled = enabled & (level.masks & np.uint64(members) != 0)
             source = np.flatnonzero(enabled)
             if len(source) == 0:
@@ -407,7 +415,7 @@ class _Machine:
             masks = None
             if level.masks is not None:
                 masks = level.masks[source]
-                if members != self.everyone:
+                if level.present & ~members:
                     masks &= np.uint64(members)
             if on_check is not None and view.checks:
                 self._checks(plan.index, view, slots, m, pick, wanted, source, succ, masks, on_check)

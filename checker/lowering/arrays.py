@@ -269,10 +269,12 @@ class Program:
         a, b, c = (*(self.slot[id(x)] for x in node.args), -1, -1)[:3]
         self.code.append((slot, handler, a, b, c, bits))
 
-    def always(self) -> dict[int, int]:
-        """The nodes every run computes as arrays: what a program over a subset can inherit."""
-        return {key: slot for key, slot in self.slot.items()
-                if self.bits[slot] & ALWAYS and self.template[slot] is None}
+    def always(self, bits: int = 0) -> dict[int, int]:
+        """The nodes every run computes as arrays (with ``bits``, also those every run that
+        wants any of ``bits`` computes): what a program over a subset, run only after such a
+        run, can inherit."""
+        return {key: slot for key, slot in self.slot.items() if self.template[slot] is None
+                and (self.bits[slot] & ALWAYS or (bits and self.bits[slot] & bits == bits))}
 
     def index(self, root: Expr) -> int:
         """Where a run leaves the value of ``root``."""
