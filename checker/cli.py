@@ -33,7 +33,7 @@ from numacheck.checker.result import (
     Result,
     exit_code,
 )
-from numacheck.checker.run import ENGINES, Check
+from numacheck.checker.run import ENGINES, Check, units
 from numacheck.checker.traces.itf import ItfError, ItfTrace
 from numacheck.checker.traces.itf import load as itf_load
 from numacheck.checker.traces.replay_itf import replay_itf
@@ -153,7 +153,8 @@ def verify(variants: Sequence[str], kernels: Sequence[str], properties: Sequence
             for v in chosen_variants
             if (props := tuple(p for p in pass_props if p.area in v.areas))]
     start = time.monotonic()
-    display = ProgressDisplay(sys.stderr, sys.stderr.isatty(), [c.variant.name for c in plan], jobs)
+    display = ProgressDisplay(sys.stderr, sys.stderr.isatty(), [c.variant.name for c in plan], jobs,
+                              units=units(plan))
     display.begin()
     try:
         with contextlib.ExitStack() as pending:  # a stopped run removes the report's temporary file

@@ -17,8 +17,8 @@ from numacheck.checker.engines.explicit import Progress
 from numacheck.checker.result import Result
 from numacheck.checker.run import Check, Decided, run_unit, units
 
-#: Called as each check finishes: (index in the plan, its results).
-Done = Callable[[int, list[Result]], None]
+#: Called as each unit of work finishes: (its checks' indices in the plan, their results).
+Done = Callable[[range, list[list[Result]]], None]
 
 _PLAN: Sequence[Check] = ()
 _UNITS: Sequence[range] = ()
@@ -40,11 +40,10 @@ def run_checks(plan: Sequence[Check], jobs: int = 1, progress: Progress | None =
         out: list[Result] = []
         decided: Decided = {}
         for unit in cut:
-            for index, results in zip(unit, run_unit([plan[i] for i in unit], progress, decided),
-                                      strict=True):
-                if done is not None:
-                    done(index, results)
-                out.extend(results)
+            results = run_unit([plan[i] for i in unit], progress, decided)
+            if done is not None:
+                done(unit, results)
+            out.extend(r for check in results for r in check)
         return out
     global _PLAN, _UNITS
     _PLAN, _UNITS = plan, cut
@@ -54,10 +53,10 @@ def run_checks(plan: Sequence[Check], jobs: int = 1, progress: Progress | None =
                                  mp_context=mp.get_context("fork")) as pool:
             futures = {pool.submit(_work, u): u for u in range(len(cut))}
             for future in as_completed(futures):
-                for index, results in zip(cut[futures[future]], future.result(), strict=True):
-                    by_index[index] = results
-                    if done is not None:
-                        done(index, results)
+                unit, results = cut[futures[future]], future.result()
+                by_index.update(zip(unit, results, strict=True))
+                if done is not None:
+                    done(unit, results)
     finally:
         _PLAN, _UNITS = (), ()
     return [r for i in range(len(plan)) for r in by_index[i]]

@@ -6,7 +6,8 @@ in place about once a second, with the run's estimated time left once a variant 
 without one (CI logs, ``2> err.txt``) a line in the style of TLC's ``Progress(...)`` is printed
 every :data:`LOG_INTERVAL` seconds, from a timer, so a level that takes minutes still shows the
 run is alive.  Each variant's line gives its own wall time, never the sum of its properties'
-times (one search serves every property of a variant).
+times (one search serves every property of a variant); variants searched together (a pass's
+eras in one explicit search) share one line and one time.
 """
 
 from __future__ import annotations
@@ -50,15 +51,18 @@ def _duration(seconds: float) -> str:
 class ProgressDisplay:
     """The progress of one run of ``total`` variants (checked in ``jobs`` processes) on ``stream``.
 
-    ``engine`` is the engines' Progress callback, ``finished`` the one called as each variant's
-    results arrive; ``close`` stops the timer and clears the live line.
+    ``engine`` is the engines' Progress callback, ``finished`` the one called as each unit's
+    results arrive (a unit: the variants searched at once, ``units``, one each by default);
+    ``close`` stops the timer and clears the live line.
     """
 
     def __init__(self, stream: TextIO, live: bool, names: list[str], jobs: int = 1,
-                 clock: Callable[[], float] = time.monotonic, interval: float | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, interval: float | None = None,
+                 units: Sequence[range] | None = None) -> None:
         self.stream = stream
         self.live = live
         self.names = names
+        self.units = list(units) if units is not None else [range(i, i + 1) for i in range(len(names))]
         self.jobs = jobs
         self.clock = clock
         self.interval = interval if interval is not None else (LIVE_INTERVAL if live else LOG_INTERVAL)
@@ -77,19 +81,28 @@ class ProgressDisplay:
         with self._lock:
             self.figures = Figures(states, transitions, depth, queue, seconds)
 
-    def finished(self, index: int, results: Sequence[object]) -> None:
-        """A variant's results arrived: one line with its wall time (with one job) or the time
-        into the run it finished (with several, whose variants overlap)."""
+    def label(self, unit: range) -> str:
+        """The variants of a unit, by name."""
+        names = [self.names[i] if i < len(self.names) else str(i) for i in unit]
+        if len(names) == 1:
+            return names[0]
+        return f"{names[0]} to {names[-1]} ({len(names)} searched together)"
+
+    def finished(self, unit: range, results: Sequence[Sequence[object]]) -> None:
+        """A unit's results arrived (per variant): one line with its wall time (with one job)
+        or the time into the run it finished (with several, whose units overlap)."""
         now = self.clock()
         with self._lock:
-            self.done += 1
-            name = self.names[index] if index < len(self.names) else str(index)
+            first = self.done + 1
+            self.done += len(unit)
+            count = f"{first}-{self.done}" if len(unit) > 1 else f"{self.done}"
             if self.jobs == 1:
                 when = f"in {now - self.variant_start:.1f}s"
             else:
                 when = f"finished {now - self.start:.1f}s into the run"
+            checks = sum(len(r) for r in results)
             self._clear()
-            self.stream.write(f"  [{self.done}/{len(self.names)}] {name}: {len(results)} checks {when}\n")
+            self.stream.write(f"  [{count}/{len(self.names)}] {self.label(unit)}: {checks} checks {when}\n")
             self.stream.flush()
             self.variant_start = now
             self.figures = None
@@ -145,7 +158,10 @@ class ProgressDisplay:
     def line(self) -> str:
         """The progress line: TLC's wording off a terminal, a compact one on it."""
         elapsed = self.clock() - self.start
-        running = self.names[self.done] if self.jobs == 1 and self.done < len(self.names) else ""
+        running = ""
+        if self.jobs == 1 and self.done < len(self.names):
+            running = next((self.label(u) for u in self.units if u.start == self.done),
+                           self.names[self.done])
         f = self.figures
         eta = self.eta()
         run = (f"{self.done}/{len(self.names)} variants done, {_duration(elapsed)} elapsed"

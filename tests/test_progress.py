@@ -41,17 +41,28 @@ def test_a_log_line_reads_like_tlc() -> None:
 def test_a_variant_takes_its_own_wall_time_not_the_sum_of_its_properties() -> None:
     d, stream, clock = display(live=False)
     clock.now += 19.0
-    d.finished(0, [object()] * 6)  # six results of one 19 s search
+    d.finished(range(0, 1), [[object()] * 6])  # six results of one 19 s search
     clock.now += 5.0
-    d.finished(1, [object()] * 6)
+    d.finished(range(1, 2), [[object()] * 6])
     assert stream.getvalue().splitlines() == ["  [1/3] linux-4.0: 6 checks in 19.0s",
                                               "  [2/3] linux-4.9: 6 checks in 5.0s"]
+
+
+def test_variants_searched_together_share_a_line_and_the_running_one_names_them() -> None:
+    stream, clock = io.StringIO(), Clock()
+    d = ProgressDisplay(stream, False, ["linux-4.0", "linux-4.9", "linux-6.2"], 1, clock,
+                        units=[range(0, 2), range(2, 3)])
+    assert "linux-4.0 to linux-4.9 (2 searched together): 0/3 variants done" in d.line()
+    clock.now += 3.0
+    d.finished(range(0, 2), [[object()] * 6, [object()] * 6])
+    assert stream.getvalue() == "  [1-2/3] linux-4.0 to linux-4.9 (2 searched together): 12 checks in 3.0s\n"
+    assert "linux-6.2: 2/3 variants done" in d.line()
 
 
 def test_with_several_jobs_a_variant_says_when_it_finished() -> None:
     d, stream, clock = display(live=False, jobs=2)
     clock.now += 7.5
-    d.finished(1, [object()])
+    d.finished(range(1, 2), [[object()]])
     assert stream.getvalue() == "  [1/3] linux-4.9: 1 checks finished 7.5s into the run\n"
 
 
@@ -62,7 +73,7 @@ def test_the_live_line_is_redrawn_in_place_and_cleared_for_a_finished_variant() 
     d.show()
     assert stream.getvalue() == ("\r\x1b[K  linux-4.0 | 200,000 states, 100,000 states/s, depth 9, "
                                  "queue 1,000 | 0/3 variants done, 2s elapsed")
-    d.finished(0, [object()])
+    d.finished(range(0, 1), [[object()]])
     assert stream.getvalue().endswith("\r\x1b[K  [1/3] linux-4.0: 1 checks in 2.0s\n")
 
 
@@ -70,7 +81,7 @@ def test_the_time_left_is_estimated_only_once_a_variant_finished() -> None:
     d, _, clock = display(live=True)
     assert d.eta() is None and "left" not in d.line()
     clock.now += 10
-    d.finished(0, [object()])
+    d.finished(range(0, 1), [[object()]])
     clock.now += 4
     assert d.eta() == pytest.approx(6 + 10)  # the rest of this variant, then one more
     assert "about 16s left" in d.line()
@@ -97,4 +108,4 @@ def test_verify_without_a_terminal_leaves_progress_lines_on_stderr(
     assert done.value.code == 0 and "Progress(" not in out
     assert any(line.startswith("Progress(") and "distinct states found" in line
                for line in err.splitlines()), err
-    assert "  [2/2] linux-4.0: 1 checks in " in err
+    assert "  [1-2/2] linux-4.9 to linux-4.0 (2 searched together): 2 checks in " in err
