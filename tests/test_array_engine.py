@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numacheck.checker.engines.explicit import explore
-from numacheck.checker.engines.visited import Visited, sort_unique
+from numacheck.checker.engines.visited import Visited, sort_unique, sort_unique_masked
 from numacheck.checker.lowering.arrays import ALWAYS, HANDLERS, LEAVES, Layout, Program, field_leaf, full
 from numacheck.checker.lowering.codegen import compile_exprs, compile_system
 from numacheck.checker.traces.replay import replay, violates
@@ -95,6 +95,39 @@ def test_visited_set_is_a_set_of_rows(first: list[tuple[int, int]], second: list
         assert {tuple(r) for r in seen.rows.tolist()} == as_set | {tuple(r) for r in b.tolist()}
         assert [tuple(r) for r in seen.rows.tolist()] == sorted(tuple(r) for r in seen.rows.tolist())
         assert 8 * words * len(seen) <= seen.nbytes <= 8 * words * (len(seen) * 5 // 4 + 1)
+
+
+@settings(max_examples=100)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(1, 15)), max_size=30),
+                max_size=8))
+def test_a_visited_set_with_masks_keeps_per_row_the_systems_that_visited_it(
+        levels: list[list[tuple[int, int, int]]]) -> None:
+    """Level after level of (row, systems) candidates, with one and two words: the rows new
+    to some of their systems come back with exactly those, and the set holds per row the union
+    of the systems that visited it."""
+    for words in (1, 2):
+        seen, union = Visited(words, masked=True), {}
+        for level in levels:
+            rows = np.array([(a, b) if words == 2 else (4 * a + b,) for a, b, _ in level],
+                            dtype=np.uint64).reshape(-1, words)
+            masks = np.array([m for _, _, m in level], dtype=np.uint64)
+            rows, masks = sort_unique_masked(rows, masks)
+            joined: dict[tuple[int, ...], int] = {}
+            for (a, b, m) in level:
+                key = (a, b) if words == 2 else (4 * a + b,)
+                joined[key] = joined.get(key, 0) | m
+            assert {tuple(r): int(m) for r, m in zip(rows.tolist(), masks, strict=True)} == joined
+            fresh, bits, stored = seen.new_masked(rows, masks)
+            want = {k: m & ~union.get(k, 0) for k, m in joined.items() if m & ~union.get(k, 0)}
+            got = {tuple(r): int(m) for r, m in zip(fresh.tolist(), bits, strict=True)}
+            assert got == want
+            assert [tuple(r) in union for r in fresh.tolist()] == stored.tolist()
+            seen.add_masked(fresh, bits)
+            for k, m in want.items():
+                union[k] = union.get(k, 0) | m
+            assert seen.masks is not None
+            assert {tuple(r): int(m) for r, m in zip(seen.rows.tolist(), seen.masks, strict=True)} == union
+            assert [tuple(r) for r in seen.rows.tolist()] == sorted(union)
 
 
 @settings(max_examples=100)

@@ -56,6 +56,19 @@ def test_cut_into_chunks_and_threads_too(systems: list[System]) -> None:
         explicit.CHUNK, explicit.WHOLE, explicit.SHARED = saved
 
 
+@settings(max_examples=15, deadline=None)
+@given(families(max_systems=3))
+def test_traces_searched_again_and_expanded_again_too(systems: list[System]) -> None:
+    """Nothing kept for traces (no levels, no expansions): each system's levels are searched
+    again on their own, its trace the same."""
+    saved = explicit.KEEP_LEVELS, explicit.REMEMBER
+    try:
+        explicit.KEEP_LEVELS, explicit.REMEMBER = 0, 0
+        assert_as_alone(systems)
+    finally:
+        explicit.KEEP_LEVELS, explicit.REMEMBER = saved
+
+
 def eras(inst: Instance, names: list[str] | None = None, area: str | None = None) -> list[System]:
     """The eras' systems on ``inst``, each with the properties of its areas (or of ``area``
     alone, as a pass of ``make verify`` has them)."""
