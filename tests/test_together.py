@@ -13,8 +13,10 @@ from numacheck.checker.engines import explicit
 from numacheck.checker.engines.explicit import explore, explore_together
 from numacheck.checker.outcome import Limits, Outcome
 from numacheck.checker.run import Check, units
+from numacheck.model.expr import TRUE, Expr, ModelError, const, ite
 from numacheck.model.instance import AREA_INSTANCE, PIN_INSTANCE, Instance
-from numacheck.model.system import Obligation, TransitionSystem
+from numacheck.model.schema import Schema, int_field
+from numacheck.model.system import Action, Obligation, TransitionSystem
 from numacheck.model.variant import build
 from numacheck.model.variants import BUILTIN
 from numacheck.properties import BUILTIN as PROPERTIES
@@ -101,6 +103,50 @@ def test_a_state_limit_searches_each_alone() -> None:
     systems = eras(PIN_INSTANCE, ["linux-5.13", "linux-6.2"], "pin")
     together = assert_as_alone(systems, Limits(max_states=2000))
     assert {o.verdict for outs in together for o in outs} >= {"unknown"}
+
+
+def test_a_state_limit_is_decided_by_each_system_s_own_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alone, a level's count adds each chunk's new successors, so one reached from two chunks
+    counts twice, and the chunks are cut from that system's level: ``a`` alone reaches 10 on
+    the level {1, 3, 4, 6} cut in two (4 stored + 3 + 3), the joint level {1, 2, 3, 4, 6} cut
+    in three would count 9.  The joint search gives way wherever a system's stored states and
+    steps of the level reach the limit (found by review)."""
+    schema = Schema((int_field("x", 0, 15),))
+    x = schema.var("x")
+
+    def table(m: dict[int, int]) -> Expr:
+        e = x
+        for k, v in m.items():
+            e = ite(x.eq(const(k)), const(v), e)
+        return e
+
+    f = Action("f", (), TRUE, (("x", table({1: 10, 3: 11, 4: 11, 6: 13})),))
+    g = Action("g", (), TRUE, (("x", table({3: 12, 4: 12})),))
+    ob = Obligation("inv", "x is not 15", invariant=~x.eq(const(15)))
+    a = TransitionSystem("a", schema, tuple({"x": v} for v in (1, 3, 4, 6)), (f, g))
+    b = TransitionSystem("b", schema, ({"x": 2},), (f,))
+    monkeypatch.setattr(explicit, "CHUNK", 2)
+    together = assert_as_alone([(a, [ob]), (b, [ob])], Limits(max_states=10))
+    assert [outs[0].verdict for outs in together] == ["unknown", "holds"]
+
+
+def test_a_system_without_obligations_is_not_expanded_and_a_model_error_is_its_own() -> None:
+    """``b`` has nothing to check, so alone it is never expanded, and its step out of range is
+    never taken; beside ``a`` it is not either.  A model error met in a joint search is raised
+    by the systems' own searches, in order (found by review)."""
+    schema = Schema((int_field("x", 0, 3),))
+    x = schema.var("x")
+    inc = Action("inc", (), TRUE, (("x", x + 1),))
+    ob = Obligation("inv", "x is not 2", invariant=~x.eq(2))
+    a = TransitionSystem("a", schema, ({"x": 0},), (Action("stay", (), TRUE, ()),))
+    b = TransitionSystem("b", schema, ({"x": 3},), (inc,))
+    assert [[o.verdict for o in outs] for outs in assert_as_alone([(a, [ob]), (b, [])])] == [["holds"], []]
+    c = TransitionSystem("c", schema, ({"x": 1},), (inc,))  # violates at x=2, then leaves the range
+    with pytest.raises(ModelError, match=r"inc\(\) assigns 4 to x") as alone:
+        explore(b, [ob])
+    with pytest.raises(ModelError) as together:
+        explore_together([(b, [ob]), (c, [ob])])
+    assert str(together.value) == str(alone.value)
 
 
 def test_a_failed_precondition_searches_each_alone(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -527,6 +527,7 @@ class _Search:
         self.threads = max(1, limits.threads)
         # Per system: its states stored, the concrete states they stand for, its last depth.
         self.states = [0] * len(systems)
+        self.level_fired = [0] * len(systems)  # this level's steps
         self.concrete = [0] * len(systems)
         self.depths = [0] * len(systems)
         self.kept: list[tuple[Words, Masks | None]] | None = []
@@ -640,12 +641,14 @@ class _Search:
 
         found: list[_Found] = []
         fired = self.machine.fired
+        self.level_fired = [0] * len(self.states)
         with contextlib.closing(_in_order(pool, expand, chunks, 2 * self.threads)) as results:
             for (offset, chunk), f in zip(chunks, results, strict=True):
                 found.append(f)
                 self.reached |= f.situations
                 for system, action, n in f.fired:
                     fired[system][action] += n
+                    self.level_fired[system] += n
                 if f.made is not None:
                     part = b"" if masks is None else masks[offset:offset + len(chunk)].tobytes()
                     self.made[chunk.tobytes() + part] = f.made
@@ -749,6 +752,12 @@ class _Search:
         if self.progress is not None:
             self.progress(states, sum(map(sum, self.machine.fired)), self.depth, queued + left, elapsed)
         limits = self.limits
+        if self.joint and limits.max_states is not None and any(
+                s + f >= limits.max_states for s, f in zip(self.states, self.level_fired, strict=True)):
+            # A system alone stops when its states and the successors its chunks have found so
+            # far reach the limit; those are at most its steps this level.  Where that bound
+            # reaches the limit, its own search (its own chunks) decides.
+            raise _ApartError(f"state limit {limits.max_states} may be reached")
         if limits.max_states is not None and states >= limits.max_states:
             self.stop_reason = f"state limit {limits.max_states} reached"
         elif limits.timeout is not None and elapsed >= limits.timeout:
@@ -987,15 +996,17 @@ def explore_together(
     most of their actions and reachable states, so a state several of them reach at the same
     depth is expanded, canonicalised and stored once, with the systems it belongs to as a mask
     (one bit each), and each system's verdicts, counts and traces come from its own states and
-    actions.  They are searched one by one under a time or memory limit (each system's own),
-    and when a joint search reaches the state limit or a vouched symmetry's precondition
-    fails.
+    actions.  They are searched one by one under a time or memory limit (each system's own);
+    and when a joint search may reach the state limit (a system's states and steps of the level
+    reach it), meets a model error, or finds a vouched symmetry's precondition false.
     """
     limits = limits or Limits()
     found = [Symmetry.of(ts, obs) if limits.symmetry else (None, []) for ts, obs in systems]
-    groups: dict[tuple[object, ...], list[int]] = {}
-    for e, ((ts, _), (sym, _)) in enumerate(zip(systems, found, strict=True)):
-        groups.setdefault((id(ts.schema), None if sym is None else sym.reduction), []).append(e)
+    groups: dict[object, list[int]] = {}
+    for e, ((ts, obligations), (sym, _)) in enumerate(zip(systems, found, strict=True)):
+        # (a system without obligations is never expanded: alone, it stays alone)
+        key = (id(ts.schema), None if sym is None else sym.reduction) if obligations else e
+        groups.setdefault(key, []).append(e)
     apart = limits.timeout is not None or limits.max_memory_mb is not None
     out: list[list[Outcome]] = [[] for _ in systems]
     for members in groups.values():
@@ -1004,7 +1015,8 @@ def explore_together(
             joint: list[Outcome] | None = None
             if len(batch) > 1 and not apart:
                 search = _Search([systems[e] for e in batch], limits, progress, found[batch[0]][0])
-                with contextlib.suppress(_SymmetryFailedError, _ApartError):
+                # (a model error: searched alone, each system raises its own, in order)
+                with contextlib.suppress(_SymmetryFailedError, _ApartError, ModelError):
                     joint = search.run()
             for i, e in enumerate(batch):
                 ts, obligations = systems[e]
