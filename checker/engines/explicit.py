@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial, reduce
+from functools import partial
 from typing import TypeVar
 
 import numpy as np
@@ -565,9 +565,11 @@ class _Search:
 
     def active(self) -> int:
         """The mask of the systems with an obligation still open."""
-        owner = self.machine.owner
-        return reduce(lambda m, k: m | 1 << owner[k] if self.open_mask >> k & 1 else m,
-                      range(len(self.obligations)), 0)
+        active = 0
+        for k, system in enumerate(self.machine.owner):
+            if self.open_mask >> k & 1:
+                active |= 1 << system
+        return active
 
     def canonical(self, rows: Words) -> Words:
         """Each row's canonical form (the rows themselves without symmetry), row by row."""
