@@ -80,7 +80,7 @@ def what_decides(check: Check, ts: TransitionSystem, obligations: Sequence[Oblig
 
     return (
         check.engine, check.limits, ts.schema, repr(ts.init),
-        tuple((a.op, id(a.guard), tuple((name, id(e)) for name, e in a.updates)) for a in ts.actions),
+        tuple(a.steps_as for a in ts.actions),
         tuple((g.name, g.slots, g.references, g.values, g.vouched, ident(g.precondition),
                tuple(map(ident, g.live)), g.values_by_reference) for g in ts.symmetry),
         tuple((ob.name, ident(ob.invariant), ident(ob.sometimes), ob.situation_text,
@@ -136,9 +136,12 @@ def run_unit(checks: Sequence[Check], progress: Progress | None = None,
             decided[key] = (ts, obligations, ENGINES[check.engine](ts, obligations, check.limits, progress))
         built.append((ts, obligations))
         keys.append(key)
-    todo = {key: i for i, key in reversed(list(enumerate(keys))) if key not in decided}
+    todo: dict[tuple[object, ...], int] = {}  # the first check of each key not decided
+    for i, key in enumerate(keys):
+        if key not in decided:
+            todo.setdefault(key, i)
     if todo:
-        firsts = sorted(todo.values())
+        firsts = list(todo.values())
         searched = explore_together([built[i] for i in firsts], checks[firsts[0]].limits, progress)
         for i, outcomes in zip(firsts, searched, strict=True):
             decided[keys[i]] = (*built[i], outcomes)

@@ -58,6 +58,13 @@ class Action:
         args = ", ".join(f"{k}={v}" for k, v in self.params)
         return f"{self.op}({args})"
 
+    @property
+    def steps_as(self) -> tuple[object, ...]:
+        """What the action's steps are made of: its operation, guard and updates, the
+        expressions by identity (they are interned, so equal actions give equal keys).  Two
+        actions with the same key make the same steps, whatever their parameters say."""
+        return (self.op, id(self.guard), tuple((name, id(e)) for name, e in self.updates))
+
     def param(self, name: str) -> str | int:
         """The value of one parameter."""
         for k, v in self.params:

@@ -28,9 +28,10 @@ not settled by then is ``unknown``, never ``holds``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -263,29 +264,27 @@ class _Machine:
         self.joint = len(systems) > 1
         self.actions: list[Action] = []
         self.members: list[int] = []  # per action, the systems that have it
-        self.local: list[dict[int, int]] = []  # per system, its index of each of its actions
         self.own: list[list[int]] = []  # per system, the action of each of its indices
         where: dict[tuple[object, ...], int] = {}
         for e, (ts, _) in enumerate(systems):
             assert ts.schema is self.schema, "systems searched together share their schema"
-            self.local.append({})
             self.own.append([])
             times: dict[tuple[object, ...], int] = {}
-            for i, a in enumerate(ts.actions):
-                # the same operation on the same parameters, with the same (hash-consed)
-                # expressions: one action (the n-th of a system's equal ones, if it has several)
-                same = (a.op, a.params, id(a.guard), tuple((n, id(u)) for n, u in a.updates))
-                times[same] = times.get(same, 0) + 1
-                j = where.setdefault((*same, times[same]), len(self.actions))
+            for a in ts.actions:
+                # actions making the same steps are one (the n-th of a system's, if it has several)
+                times[a.steps_as] = times.get(a.steps_as, 0) + 1
+                j = where.setdefault((a.steps_as, times[a.steps_as]), len(self.actions))
                 if j == len(self.actions):
                     self.actions.append(a)
                     self.members.append(0)
                 self.members[j] |= 1 << e
-                self.local[e][j] = i
                 self.own[e].append(j)
+        # per system, its index of each action of the search (-1: not its)
+        self.local = [np.full(len(self.actions), -1, dtype=np.int64) for _ in systems]
+        for e, own in enumerate(self.own):
+            self.local[e][own] = np.arange(len(own))
         self.obligations = [ob for _, obs in systems for ob in obs]
         self.owner = [e for e, (_, obs) in enumerate(systems) for _ in obs]
-        self.first = [sum(len(obs) for _, obs in systems[:e]) for e in range(len(systems))]
         self.preconditions = list(preconditions)
         # An action's guard and updates are computed where one of its systems is wanted: each
         # system has a bit of ``wanted`` after the obligations' (so a batch of some systems'
@@ -309,9 +308,10 @@ class _Machine:
         self.level: Program | None = None
         self.fired = [[0] * len(ts.actions) for ts, _ in systems]
 
-    def system_bit(self, k: int) -> np.uint64:
-        """The mask bit of the system obligation ``k`` belongs to."""
-        return np.uint64(1 << self.owner[k])
+    def theirs(self, values: Array, masks: Masks | None, k: int) -> Array:
+        """``values`` (bools per row) where the row is a state of obligation ``k``'s system,
+        else false: in a joint search, only its own states and steps count for an obligation."""
+        return values if masks is None else values & (masks & np.uint64(1 << self.owner[k]) != 0)
 
     def _plan(self, index: int, action: Action, checks: list[tuple[int, Expr, bool]]) -> _Plan:
         schema, layout = self.schema, self.layout
@@ -432,14 +432,12 @@ class _Machine:
             holds = full(slots[slot], m)
             if pick is not None:
                 holds = holds[pick]
-            # in a joint search, only the steps of the obligation's system count
-            ours = None if masks is None else masks & self.system_bit(k) != 0
             if is_check:
-                bad = np.flatnonzero(~holds if ours is None else ~holds & ours)
+                bad = np.flatnonzero(self.theirs(~holds, masks, k))
                 if len(bad):
                     at = int(bad[0])
                     on_check(action, int(source[at]), 1 << k, succ, at, 0)
-            elif (holds if ours is None else holds & ours).any():
+            elif self.theirs(holds, masks, k).any():
                 situations |= 1 << k
         if situations:
             on_check(action, -1, 0, succ, -1, situations)
@@ -472,36 +470,51 @@ class _Machine:
         for k, ob in enumerate(self.obligations):
             if not level.wanted & _bit(k):
                 continue
-            ours = None if level.masks is None else level.masks & self.system_bit(k) != 0
             if ob.invariant is not None:
-                bad = ~full(level.slots[program.index(ob.invariant)], n)
-                if ours is not None:
-                    bad &= ours
-                at = np.flatnonzero(bad)
-                if len(at):
-                    first[k] = int(at[0])
-            if ob.sometimes is not None:
-                reached = full(level.slots[program.index(ob.sometimes)], n)
-                if ours is not None:
-                    reached = reached & ours
-                if reached.any():
-                    situations |= 1 << k
+                bad = np.flatnonzero(self.theirs(~full(level.slots[program.index(ob.invariant)], n),
+                                                 level.masks, k))
+                if len(bad):
+                    first[k] = int(bad[0])
+            if ob.sometimes is not None and self.theirs(
+                    full(level.slots[program.index(ob.sometimes)], n), level.masks, k).any():
+                situations |= 1 << k
         return first, situations
 
     def count_fired(self, level: _Level, steps: list[_Step]) -> list[tuple[int, int, int]]:
         """The steps of each action fired over ``level``, as (system, its action, count)."""
-        if level.masks is None:
-            return [(0, self.local[0][s.action], len(s.source)) for s in steps]
-        values, inverse = np.unique(level.masks, return_inverse=True)
-        bits = (values[:, None] >> np.arange(len(self.systems), dtype=np.uint64) & np.uint64(1)
-                ).astype(np.int64)  # (distinct masks, systems)
+        tally = _Tally(level.masks, len(self.systems), len(level.batch))
         out = []
         for s in steps:
-            per_system = np.bincount(inverse[s.source], minlength=len(values)) @ bits
+            per_system = tally.count(s.source)
             for e in np.flatnonzero(per_system):
                 if self.members[s.action] >> int(e) & 1:
-                    out.append((int(e), self.local[int(e)][s.action], int(per_system[e])))
+                    out.append((int(e), int(self.local[e][s.action]), int(per_system[e])))
         return out
+
+
+class _Tally:
+    """Rows of a batch counted per system, by the batch's distinct masks (with one system and
+    no masks, every row is its)."""
+
+    def __init__(self, masks: Masks | None, systems: int, n: int) -> None:
+        self.n = n
+        self.inverse: Array | None = None
+        if masks is not None:
+            values, self.inverse = np.unique(masks, return_inverse=True)
+            # per distinct mask, its systems
+            self.bits = (values[:, None] >> np.arange(systems, dtype=np.uint64) & np.uint64(1)
+                         ).astype(np.int64)
+
+    def count(self, rows: Array | None = None, weights: Array | None = None) -> np.ndarray:
+        """Per system, how many of ``rows`` (default: all) are its, or the sum of their
+        ``weights``."""
+        if self.inverse is None:
+            total = self.n if rows is None else len(rows)
+            return np.array([total if weights is None else int(weights.sum())], dtype=np.int64)
+        inverse = self.inverse if rows is None else self.inverse[rows]
+        per_mask = np.bincount(inverse, weights=weights, minlength=len(self.bits)).astype(np.int64)
+        counted: np.ndarray = per_mask @ self.bits
+        return counted
 
 
 class _Search:
@@ -678,7 +691,7 @@ class _Search:
             out.situations |= sits
             for k in range(len(self.obligations)):
                 if violated >> k & 1:
-                    key = (local[machine.owner[k]][action], offset + source)
+                    key = (int(local[machine.owner[k]][action]), offset + source)
                     if k not in out.steps or key < out.steps[k][:2]:
                         out.steps[k] = (*key, rows[at].copy())
 
@@ -725,24 +738,19 @@ class _Search:
 
     def _store(self, level: Words, masks: Masks | None) -> None:
         sym = self.symmetry
-        sizes = None if sym is None or not sym.exact else sym.orbit_sizes(level)
+        tally = _Tally(masks, len(self.states), len(level))
+        counts = tally.count()
+        # (with a vouched reduction some members of an orbit are unreachable: not counted)
+        concrete = (counts if sym is None else tally.count(weights=sym.orbit_sizes(level)) if sym.exact
+                    else None)
+        for e in np.flatnonzero(counts):
+            self.states[e] += int(counts[e])
+            if concrete is not None:
+                self.concrete[e] += int(concrete[e])
+            self.depths[e] = self.depth
         if masks is None:
-            self.states[0] += len(level)
-            self.concrete[0] += len(level) if sym is None else int(sizes.sum()) if sizes is not None else 0
-            self.depths[0] = self.depth
             self.visited.add(level)
         else:
-            values, inverse = np.unique(masks, return_inverse=True)
-            bits = (values[:, None] >> np.arange(len(self.states), dtype=np.uint64) & np.uint64(1)
-                    ).astype(np.int64)
-            counts = np.bincount(inverse, minlength=len(values)) @ bits
-            concrete = (counts if sym is None else
-                        np.bincount(inverse, weights=sizes, minlength=len(values)).astype(np.int64) @ bits
-                        if sizes is not None else 0 * counts)
-            for e in np.flatnonzero(counts):
-                self.states[e] += int(counts[e])
-                self.concrete[e] += int(concrete[e])
-                self.depths[e] = self.depth
             self.visited.add_masked(level, masks)
         if self.kept is not None:
             self.kept_rows += len(level)
@@ -865,13 +873,6 @@ class _Search:
             self.remembered[key] = found
         return found
 
-    def _local(self, system: int) -> Array:
-        """Per action of the search, its index among ``system``'s actions (-1: not its)."""
-        local = np.full(len(self.machine.actions), -1, dtype=np.int64)
-        for j, i in self.machine.local[system].items():
-            local[j] = i
-        return local
-
     def _predecessor(self, level: Words, masks: Masks | None, target: Words,
                      system: int) -> tuple[int, int]:
         """The first (action of ``system``, then state) of ``level`` whose step reaches
@@ -884,7 +885,7 @@ class _Search:
         if not len(hits):
             raise AssertionError("a visited state has no predecessor on the level before it")
         sources = np.concatenate([s.source for s in steps])[hits]
-        local = self._local(system)[actions[hits]]
+        local = self.machine.local[system][actions[hits]]
         first = np.lexsort((sources, local))[0]
         return int(local[first]), int(sources[first])
 
@@ -910,7 +911,7 @@ class _Search:
                        system: int) -> tuple[Words, int]:
         steps, actions, forms, _ = self._successors(state, self.only(system, state))
         rows = np.concatenate([s.rows for s in steps]) if steps else state[:0]
-        local = self._local(system)
+        local = self.machine.local[system]
         candidates = sorted(((int(local[actions[i]]), rows[i:i + 1])
                              for i in np.flatnonzero(np.all(forms == target, axis=1))),
                             key=lambda c: c[0])
@@ -1014,18 +1015,17 @@ def explore_together(
     for members in groups.values():
         for start in range(0, len(members), TOGETHER):
             batch = members[start:start + TOGETHER]
-            joint: list[Outcome] | None = None
+            joint: Iterator[Outcome] | None = None  # every system's outcomes, one after another
             if len(batch) > 1 and not apart:
                 search = _Search([systems[e] for e in batch], limits, progress, found[batch[0]][0])
                 # (a model error: searched alone, each system raises its own, in order)
                 with contextlib.suppress(_SymmetryFailedError, _ApartError, ModelError):
-                    joint = search.run()
-            for i, e in enumerate(batch):
+                    joint = iter(search.run())
+            for e in batch:
                 ts, obligations = systems[e]
                 notes: list[str] = []
                 if joint is not None:
-                    first = search.machine.first[i]
-                    outcomes = joint[first:first + len(obligations)]
+                    outcomes = list(itertools.islice(joint, len(obligations)))
                 else:
                     outcomes, notes = _alone(ts, obligations, limits, progress, found[e][0])
                 for o in outcomes:

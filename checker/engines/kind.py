@@ -3,8 +3,8 @@
 Base case: the bounded unrolling from the initial states (as in bmc), which also finds
 violations and the property's situation.  Step case, on a separate solver: a path of k + 1
 states from *any* state, the property holding on the first k states (or steps), violated at
-the last; the first k states are pairwise distinct, and so is a last state that violates the
-invariant (a step that violates a step check may return to an earlier state).  Unsatisfiable
+the last; the first k states are pairwise distinct (a step that violates a step check may
+return to one of them; a state that violates the invariant differs from them).  Unsatisfiable
 means the property is k-inductive; with the base case clean to depth k it holds at every
 depth.  When no k up to the limit closes, the answer is ``unknown`` with the counterexample to
 induction found at the largest k.
@@ -51,8 +51,9 @@ class StepCase:
         enc, k = self.enc, self.k
         self.solver.add(enc.trans(k), *enc.domain(k + 1), self.background[0](k + 1))
         # A shortest violation is a simple path up to its last state: states 0..k are
-        # pairwise distinct.  A bad state is distinct from them too, but a bad step may lead
-        # back to one of them (a self-loop that fails a step check is one step long).
+        # pairwise distinct.  Not the last: a bad step may lead back to one of them (a
+        # self-loop that fails a step check is one step long), and a bad state differs from
+        # them anyway (the invariant holds on them).
         self.solver.add(*[enc.distinct(i, k) for i in range(k)])
         self.solver.add(enc.holds_at(self.ob, k))
         if k >= 1:
@@ -60,8 +61,7 @@ class StepCase:
         self.k = k + 1
         bad = []
         if self.ob.invariant is not None:
-            bad.append(z3.And(z3.Not(enc.holds_at(self.ob, self.k)),
-                              *[enc.distinct(i, self.k) for i in range(self.k)]))
+            bad.append(z3.Not(enc.holds_at(self.ob, self.k)))
         if self.ob.steps:
             bad.append(z3.Not(enc.step_ok(self.ob, self.k - 1)))
         lit = z3.Bool(f"__step{self.k}")

@@ -21,22 +21,27 @@ from numacheck.checker.lowering.arrays import Words
 Masks = np.ndarray
 
 
+def _firsts(rows: Words) -> np.ndarray:
+    """Of sorted ``rows`` (at least one), which is the first of its run of equal rows."""
+    keep = np.empty(len(rows), dtype=bool)
+    keep[0] = True
+    if rows.shape[1] == 1:
+        np.not_equal(rows[1:, 0], rows[:-1, 0], out=keep[1:])
+    else:
+        np.any(rows[1:] != rows[:-1], axis=1, out=keep[1:])
+    return keep
+
+
 def sort_unique(rows: Words, kind: Literal["quicksort", "stable"] = "quicksort") -> Words:
     """``rows`` sorted lexicographically, duplicates removed (one word: by a sort of ``kind``)."""
     if len(rows) == 0:
         return rows
     if rows.shape[1] == 1:
-        keys = np.sort(rows[:, 0], kind=kind)
-        keep = np.empty(len(keys), dtype=bool)
-        keep[0] = True
-        np.not_equal(keys[1:], keys[:-1], out=keep[1:])
-        return keys[keep].reshape(-1, 1)
-    order = np.lexsort(rows.T[::-1])
-    rows = rows[order]
-    keep = np.empty(len(rows), dtype=bool)
-    keep[0] = True
-    np.any(rows[1:] != rows[:-1], axis=1, out=keep[1:])
-    return rows[keep]
+        rows = np.sort(rows[:, 0], kind=kind).reshape(-1, 1)
+    else:
+        rows = rows[np.lexsort(rows.T[::-1])]
+    unique: Words = rows[_firsts(rows)]
+    return unique
 
 
 def sort_unique_masked(rows: Words, masks: Masks) -> tuple[Words, Masks]:
@@ -46,19 +51,9 @@ def sort_unique_masked(rows: Words, masks: Masks) -> tuple[Words, Masks]:
     the default one."""
     if len(rows) == 0:
         return rows, masks
-    if rows.shape[1] == 1:
-        order = np.argsort(rows[:, 0], kind="stable")
-        rows = rows[order]
-        keep = np.empty(len(rows), dtype=bool)
-        keep[0] = True
-        np.not_equal(rows[1:, 0], rows[:-1, 0], out=keep[1:])
-    else:
-        order = np.lexsort(rows.T[::-1])
-        rows = rows[order]
-        keep = np.empty(len(rows), dtype=bool)
-        keep[0] = True
-        np.any(rows[1:] != rows[:-1], axis=1, out=keep[1:])
-    starts = np.flatnonzero(keep)
+    order = np.argsort(rows[:, 0], kind="stable") if rows.shape[1] == 1 else np.lexsort(rows.T[::-1])
+    rows = rows[order]
+    starts = np.flatnonzero(_firsts(rows))
     return rows[starts], np.bitwise_or.reduceat(masks[order], starts)
 
 
@@ -182,16 +177,9 @@ class Visited:
         new = ~found
         if not new.any():
             return
-        fresh, masks, at = fresh[new], masks[new], at[new] + np.arange(int(new.sum()))
-        total = len(self.rows) + len(fresh)
-        rows = np.empty((total, self.rows.shape[1]), dtype=np.uint64)
-        merged = np.empty(total, dtype=np.uint64)
-        old = np.ones(total, dtype=bool)
-        old[at] = False
-        rows[at], merged[at] = fresh, masks
-        rows[old], merged[old] = self.rows, self.masks
-        self.rows = self._buffer = rows
-        self.masks = merged
+        at = at[new] + np.arange(int(new.sum()))
+        self.rows = self._buffer = _interleave(self.rows, fresh[new], at)
+        self.masks = _interleave(self.masks, masks[new], at)
 
     def add(self, fresh: Words) -> None:
         """Merge ``fresh`` (sorted, unique, none visited) in."""
@@ -208,9 +196,15 @@ class Visited:
             self.rows = self._buffer[:total]
             return
         at = rank(self.rows, fresh) + np.arange(len(fresh))
-        rows = np.empty((total, self.rows.shape[1]), dtype=np.uint64)
-        old = np.ones(total, dtype=bool)
-        old[at] = False
-        rows[at] = fresh
-        rows[old] = self.rows
-        self.rows = self._buffer = rows
+        self.rows = self._buffer = _interleave(self.rows, fresh, at)
+
+
+def _interleave(old: np.ndarray, new: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """A fresh array of ``old``'s and ``new``'s rows, ``new``'s at the (increasing) places
+    ``at`` and ``old``'s in order around them."""
+    out = np.empty((len(old) + len(new), *old.shape[1:]), dtype=old.dtype)
+    rest = np.ones(len(out), dtype=bool)
+    rest[at] = False
+    out[at] = new
+    out[rest] = old
+    return out
